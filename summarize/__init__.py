@@ -1,0 +1,3 @@
+"""summarize: batch summarisation and localisation of news articles."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,20 @@
+"""Model backends. Heavy libraries are imported only when a backend is loaded."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import ModelSpec
+    from .base import Backend
+
+
+def load_backend(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto") -> Backend:
+    """Load the model a spec names with the backend it asks for."""
+    if spec.backend == "ctranslate2":
+        from .ct2 import CT2Backend
+
+        return CT2Backend.load(spec, device=device, dtype=dtype)
+    from .hf import HFBackend
+
+    return HFBackend.load(spec, device=device, dtype=dtype)

@@ -1,0 +1,286 @@
+"""Command-line interface. Maps SummarizeError to a message and an exit code; no logic here."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from .errors import (EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, ConfigError,
+                     SummarizeError)
+
+app = typer.Typer(
+    help="Summarise English news articles and translate them into Korean and Simplified Chinese.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Model utilities.", no_args_is_help=True)
+runs_app = typer.Typer(help="Inspect and manage run folders.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(runs_app, name="runs")
+
+_state: dict[str, Any] = {"debug": False}
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder holding the runs.")]
+ExportFormat = Literal["hugo", "i18next", "xliff"]
+
+
+def _fail(exc: BaseException) -> None:
+    if _state["debug"]:
+        traceback.print_exception(exc)
+    code = exc.exit_code if isinstance(exc, SummarizeError) else EXIT_INTERNAL
+    prefix = "error" if isinstance(exc, SummarizeError) else f"internal error ({type(exc).__name__})"
+    typer.echo(f"{prefix}: {exc}", err=True)
+    if not isinstance(exc, SummarizeError) and not _state["debug"]:
+        typer.echo("run again with --debug for the traceback", err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command()
+def run(
+    input: Annotated[Path, typer.Argument(help="A file or a folder of .md/.txt/.html/.jsonl/.csv articles.")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (default: configs/default.yaml).")] = None,
+    out: OutOpt = Path("outputs"),
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (overrides the config).")] = None,
+    dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16, float16.")] = None,
+    max_batch_tokens: Annotated[int | None, typer.Option(help="Padded source tokens per generate() call.")] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Target language(s); repeat the option.")] = None,
+    glossary: Annotated[Path | None, typer.Option(help="YAML glossary (overrides the config's).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read the translation memory.")] = False,
+    fail_on_qa: Annotated[bool, typer.Option("--fail-on-qa", help="Count articles with QA flags as failed.")] = False,
+    export: Annotated[ExportFormat | None, typer.Option(help="Also export the finished run.")] = None,
+    to: Annotated[Path | None, typer.Option(help="Export destination (with --export).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the closing summary.")] = False,
+) -> None:
+    """Summarise and translate a batch of articles into OUT/<run_id>/."""
+    from .config import load_config
+    from .progress import make_progress
+    from .runner import RunOptions, run_batch
+
+    try:
+        if export and to is None:
+            raise ConfigError("--export needs --to DIR")
+        config_path = config if config is not None else DEFAULT_CONFIG
+        if config is None and not config_path.exists():
+            raise ConfigError("no --config given and configs/default.yaml not found here")
+        overrides = {"device": device, "dtype": dtype, "batch.max_batch_tokens": max_batch_tokens,
+                     "languages": lang or None, "glossary": str(glossary) if glossary else None}
+        cfg = load_config(config_path, overrides)
+        opts = RunOptions(input=input, out=out, config=cfg, use_cache=not no_cache,
+                          fail_on_qa=fail_on_qa, command=sys.argv)
+    except SummarizeError as exc:
+        _fail(exc)
+        return
+    progress = make_progress(quiet)
+    signal.signal(signal.SIGTERM, _sigterm)
+    t0 = time.perf_counter()
+    try:
+        result = run_batch(opts, progress)
+    except KeyboardInterrupt:
+        progress.close()
+        typer.echo("interrupted: run saved as 'interrupted'; run the same command again to resume",
+                   err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        progress.close()
+        _fail(exc)
+        return
+    progress.close()
+    _closing_summary(result.manifest, time.perf_counter() - t0, out)
+    if export:
+        from .export import export_run
+
+        assert to is not None
+        try:
+            export_run(result.run.path, export, to)
+        except SummarizeError as exc:
+            _fail(exc)
+        typer.echo(f"exported {export} to {to}", err=True)
+    raise typer.Exit(EXIT_PARTIAL if result.articles_failed else EXIT_OK)
+
+
+def _closing_summary(manifest: dict[str, Any], seconds: float, out: Path) -> None:
+    c = manifest["counts"]
+    gen = manifest.get("generation", {})
+    gen_seconds = sum(v.get("seconds", 0.0) for v in gen.values())
+    segments = c["segments_computed"]
+    rate = f", {segments / gen_seconds:.1f} segments/s generating" if gen_seconds > 0 else ""
+    typer.echo(
+        f"run {manifest['run_id']} {manifest['status']}: {c['articles_ok']} articles ok, "
+        f"{c['articles_failed']} failed ({c['bad_records']} unreadable), "
+        f"{c['articles_flagged']} with QA flags; segments {segments} computed, "
+        f"{c['segments_reused']} reused, {c['segments_human']} human; {seconds:.1f}s{rate}\n"
+        f"  -> {out / manifest['run_id']}",
+        err=True,
+    )
+
+
+@models_app.command("tiny")
+def models_tiny(
+    directory: Annotated[Path, typer.Argument(help="Where to write the tiny models and config.yaml.")],
+) -> None:
+    """Build tiny random-weight models offline (meaningless output) and DIR/config.yaml."""
+    from .backends.tiny import build_tiny_models
+
+    try:
+        config = build_tiny_models(directory)
+    except SummarizeError as exc:
+        _fail(exc)
+    typer.echo(f"tiny models written; config: {config}")
+
+
+@runs_app.command("list")
+def runs_list(out: OutOpt = Path("outputs")) -> None:
+    """Runs in OUT: id, status, articles ok/failed, start time, duration."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .runs import list_rows
+
+    table = Table("run id", "status", "ok", "failed", "started", "duration", box=None)
+    for r in list_rows(out):
+        dur = f"{r['duration_s']}s" if r.get("duration_s") is not None else "-"
+        rid = r["run_id"] + (" (latest)" if r.get("latest") else "")
+        table.add_row(rid, str(r.get("status")), str(r.get("ok", "-")), str(r.get("failed", "-")),
+                      str(r.get("started") or "-"), dur)
+    Console(width=200).print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or prefix), 'latest' or a run folder.")],
+    out: OutOpt = Path("outputs"),
+) -> None:
+    """The manifest of a run in readable form."""
+    import json
+
+    from .runs import resolve_run
+
+    try:
+        m = resolve_run(out, run_ref).read_manifest()
+    except SummarizeError as exc:
+        _fail(exc)
+        return
+    lines = [f"run       {m['run_id']}", f"status    {m['status']}",
+             f"config    {m['config_hash'][:16]}", f"started   {m.get('started_at')}",
+             f"finished  {m.get('finished_at')}", f"input     {m.get('inputs', {}).get('path')}"
+             f" ({len(m.get('inputs', {}).get('files', []))} files)", "counts"]
+    lines += [f"  {k:<18} {v}" for k, v in m.get("counts", {}).items()]
+    lines.append("models")
+    for e in m.get("models", []):
+        rev = e.get("resolved_revision") or e.get("content_hash") or e.get("revision") or "-"
+        lines.append(f"  {e['task']:<9} {e.get('target_lang') or 'en':<8} {e['model']} @ {str(rev)[:16]}"
+                     f" [{e.get('backend')}, {e.get('device', '-')}, {e.get('dtype', '-')}]")
+    lines.append("timings (s)")
+    lines += [f"  {k:<18} {v:.2f}" for k, v in m.get("timings", {}).items()]
+    lines.append("packages  " + json.dumps(m.get("packages", {})))
+    typer.echo("\n".join(lines))
+
+
+@runs_app.command("diff")
+def runs_diff(
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B")],
+    out: OutOpt = Path("outputs"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Articles added, removed and changed (per language) from RUN_A to RUN_B."""
+    import json
+
+    from .runs import diff_runs, resolve_run
+
+    try:
+        d = diff_runs(resolve_run(out, run_a), resolve_run(out, run_b))
+    except SummarizeError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(json.dumps(d.as_dict(), indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"added   {len(d.added)}: {' '.join(d.added)}")
+    typer.echo(f"removed {len(d.removed)}: {' '.join(d.removed)}")
+    for lang, ids in d.changed.items():
+        typer.echo(f"changed [{lang}] {len(ids)}: {' '.join(ids)}")
+
+
+@runs_app.command("prune")
+def runs_prune(
+    keep: Annotated[int, typer.Option(help="How many of the newest runs to keep.")],
+    out: OutOpt = Path("outputs"),
+) -> None:
+    """Delete old runs; never `latest`, never one still running."""
+    from .runs import prune
+
+    try:
+        deleted = prune(out, keep)
+    except SummarizeError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"deleted {len(deleted)} run(s)" + "".join(f"\n  {r}" for r in deleted))
+
+
+@app.command("export")
+def export_cmd(
+    run_ref: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder, or an output folder (its latest run).")],
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="hugo, i18next or xliff.")],
+    to: Annotated[Path, typer.Option(help="Destination folder.")],
+) -> None:
+    """Export a finished run for a Hugo site, an i18next front end or XLIFF review."""
+    from .export import export_run
+
+    try:
+        report = export_run(run_ref, format, to)
+    except SummarizeError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"exported {format} to {to}: {report}")
+
+
+@app.command("import")
+def import_cmd(
+    xliff: Annotated[Path, typer.Argument(metavar="FILE.xlf", help="A reviewed XLIFF 2.0 file.")],
+    out: OutOpt = Path("outputs"),
+) -> None:
+    """Load reviewed translations into OUT's memory; they win over model output from now on."""
+    from .export.xliff import read_xliff
+    from .memory import Memory
+    from .store import OutputDir
+
+    try:
+        segments = read_xliff(xliff)
+        od = OutputDir(out)
+        od.lock()
+        try:
+            mem = Memory(od.memory_path)
+            n = mem.put_human((s.source, s.lang, s.target, xliff.name) for s in segments)
+            mem.close()
+        finally:
+            od.unlock()
+    except SummarizeError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"imported {n} reviewed segment(s) from {xliff} into {out}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

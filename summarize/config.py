@@ -1,0 +1,189 @@
+"""Typed run configuration, loaded from YAML; unknown keys and bad values are errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+LANGUAGES = ("ko", "zh-Hans")
+Lang = Literal["ko", "zh-Hans"]
+Family = Literal["auto", "marian", "nllb", "m2m100", "mbart50", "plain"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenerationSettings(_Strict):
+    """Every setting handed to generate(); nothing is taken from a model's generation_config.
+
+    max_new_tokens for one input is ``min(max_new_tokens, ceil(ratio * source_tokens) + extra)``
+    when ``max_new_tokens_ratio`` is set, else ``max_new_tokens``.
+    """
+
+    num_beams: int = Field(4, ge=1, le=16)
+    max_new_tokens: int = Field(256, ge=1, le=4096)
+    max_new_tokens_ratio: float | None = Field(2.0, gt=0)
+    max_new_tokens_extra: int = Field(16, ge=0)
+    min_new_tokens: int = Field(0, ge=0)
+    length_penalty: float = 1.0
+    no_repeat_ngram_size: int = Field(0, ge=0)
+    repetition_penalty: float = Field(1.0, gt=0)
+    early_stopping: bool = True
+
+    def budget(self, source_tokens: int) -> int:
+        """Max new tokens for a source of this many tokens."""
+        if self.max_new_tokens_ratio is None:
+            return self.max_new_tokens
+        scaled = -(-int(source_tokens * self.max_new_tokens_ratio * 1000) // 1000)
+        return max(1, min(self.max_new_tokens, scaled + self.max_new_tokens_extra))
+
+
+class CT2Settings(_Strict):
+    quantization: Literal["auto", "int8", "int8_float16", "int8_bfloat16", "float16", "bfloat16", "float32"] = "auto"
+    intra_threads: int = Field(0, ge=0)  # 0: one per core
+
+
+class ModelSpec(_Strict):
+    """A model as named in the config: hub id or local folder, plus how to run it."""
+
+    model: str
+    revision: str | None = None
+    backend: Literal["transformers", "ctranslate2"] = "transformers"
+    family: Family = "auto"
+    # BCP-47 tag -> the model's own code/token, where the family's table is not right.
+    lang_codes: dict[Lang, str] = Field(default_factory=dict)
+    max_input_tokens: int | None = Field(None, ge=8)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    ct2: CT2Settings = Field(default_factory=CT2Settings)
+
+    def key(self) -> tuple[str, str | None, str, str]:
+        """Two specs with the same key share one loaded model."""
+        return (self.model, self.revision, self.backend, self.family)
+
+
+def _summary_generation() -> GenerationSettings:
+    return GenerationSettings(
+        num_beams=4, max_new_tokens=142, max_new_tokens_ratio=None, min_new_tokens=56,
+        length_penalty=2.0, no_repeat_ngram_size=3,
+    )
+
+
+class SummarizerSpec(ModelSpec):
+    generation: GenerationSettings = Field(default_factory=_summary_generation)
+
+
+class BatchSettings(_Strict):
+    max_batch_tokens: int = Field(6000, ge=16)
+    max_batch_size: int = Field(64, ge=1)
+    window_articles: int = Field(128, ge=1)
+
+
+class Config(_Strict):
+    languages: tuple[Lang, ...] = LANGUAGES
+    device: str = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    summarizer: SummarizerSpec
+    translators: dict[Lang, ModelSpec]
+    batch: BatchSettings = Field(default_factory=BatchSettings)
+    cache: bool = True
+    glossary: str | dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Config:
+        if not self.languages:
+            raise ValueError("languages: at least one target language is needed")
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError("languages: a language is listed twice")
+        missing = [lang for lang in self.languages if lang not in self.translators]
+        if missing:
+            raise ValueError(f"translators: no model for {', '.join(missing)}")
+        dev = self.device
+        if not (dev in ("auto", "cpu", "cuda", "mps") or dev.startswith("cuda:")):
+            raise ValueError(f"device: {dev!r} is not auto, cpu, cuda, cuda:N or mps")
+        return self
+
+    def resolved(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        """Hash of the settings that can change outputs (batching and cache flags excluded)."""
+        data = self.resolved()
+        for key in ("batch", "cache", "device"):
+            data.pop(key, None)
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    lines = [f"invalid config {source}:"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            node[part] = nxt
+        node = nxt
+    node[parts[-1]] = value
+
+
+def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load and validate a YAML config; ``overrides`` maps dotted keys to values (CLI flags)."""
+    data: dict[str, Any] = {}
+    source = "(defaults)"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config {p} is not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config {p}: expected a mapping at the top level")
+        data = loaded
+        base = p.parent
+        # Relative local model paths are relative to the config file.
+        for spec in _model_entries(data):
+            model = spec.get("model")
+            if isinstance(model, str) and model.startswith(("./", "../")):
+                spec["model"] = str((base / model).resolve())
+        if isinstance(data.get("glossary"), str) and not Path(data["glossary"]).is_absolute():
+            data["glossary"] = str((base / data["glossary"]).resolve())
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_path(data, key, value)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err, source)) from None
+
+
+def _model_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    if isinstance(data.get("summarizer"), dict):
+        out.append(data["summarizer"])
+    if isinstance(data.get("translators"), dict):
+        out.extend(v for v in data["translators"].values() if isinstance(v, dict))
+    return out

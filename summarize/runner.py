@@ -1,0 +1,561 @@
+"""The batch job: read, segment, summarise, translate, assemble, store. Knows no ML library."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import __version__
+from .backends.base import Backend
+from .config import Config, GenerationSettings, ModelSpec
+from .errors import SummarizeError
+from .glossary import Glossary, load_glossary
+from .memory import Memory, fingerprint, unit_key
+from .protect import protect, restore
+from .qa import check_segment
+from .readers import iter_articles
+from .records import Article, BadRecord, Part
+from .scheduler import BatchStats, generate_all
+from .segment import join_sentences, pack_chunks, split_long, split_sentences
+from .store import OutputDir, Run, utcnow
+
+OUTPUT_PACKAGES = ("torch", "transformers", "tokenizers", "sentencepiece", "ctranslate2",
+                   "huggingface_hub", "safetensors")
+MAX_REDUCE_LEVELS = 8
+SPLIT_MARGIN = 0.9  # placeholders may make a masked sentence a little longer than its source
+
+
+class Progress(Protocol):
+    def start(self, phase: str, total: int | None = None) -> None: ...
+    def advance(self, phase: str, n: int = 1) -> None: ...
+    def log(self, message: str) -> None: ...
+    def bad_record(self, message: str) -> None: ...
+
+
+class NullProgress:
+    def start(self, phase: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, phase: str, n: int = 1) -> None:
+        pass
+
+    def log(self, message: str) -> None:
+        pass
+
+    def bad_record(self, message: str) -> None:
+        pass
+
+
+@dataclass
+class RunOptions:
+    input: Path
+    out: Path
+    config: Config
+    use_cache: bool = True
+    fail_on_qa: bool = False
+    glossary: Glossary | None = None
+    command: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    run: Run
+    manifest: dict[str, Any]
+
+    @property
+    def articles_failed(self) -> int:
+        return int(self.manifest["counts"]["articles_failed"])
+
+
+@dataclass
+class Unit:
+    """A sentence to translate, with where it goes back."""
+
+    article_id: str
+    part: Part
+    para: int
+    sent: int
+    text: str
+
+
+@dataclass
+class Work:
+    """One article on its way through the pipeline."""
+
+    article: Article
+    input_sha: str
+    units: list[Unit] = field(default_factory=list)
+    summary_en: str = ""
+    summary_levels: int = 0  # generate() rounds the summary took (1: direct, more: map-reduce)
+    failure: str | None = None
+
+
+def article_sha(article: Article) -> str:
+    blob = json.dumps([article.id, article.title, list(article.paragraphs), article.meta],
+                      sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def input_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(
+        p for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def describe_inputs(path: Path) -> dict[str, Any]:
+    files = []
+    for p in input_files(path):
+        rel = p.name if path.is_file() else p.relative_to(path).as_posix()
+        try:
+            files.append({"path": rel, "sha256": sha256_file(p), "bytes": p.stat().st_size})
+        except OSError as exc:
+            files.append({"path": rel, "sha256": None, "error": exc.strerror or str(exc)})
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    return {"path": str(path.resolve()), "files": files, "digest": digest}
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version(), "summarize": __version__}
+    for name in OUTPUT_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def windows(items: Iterable[Article | BadRecord], size: int) -> Iterator[list[Article | BadRecord]]:
+    batch: list[Article | BadRecord] = []
+    articles = 0
+    for item in items:
+        batch.append(item)
+        if isinstance(item, Article):
+            articles += 1
+            if articles >= size:
+                yield batch
+                batch, articles = [], 0
+    if batch:
+        yield batch
+
+
+class Models:
+    """Loads each distinct model once, on first use."""
+
+    def __init__(self, config: Config, loader: Callable[..., Backend]):
+        self.config = config
+        self.loader = loader
+        self._loaded: dict[tuple[Any, ...], Backend] = {}
+        self.load_seconds = 0.0
+
+    def get(self, spec: ModelSpec) -> Backend:
+        key = spec.key()
+        if key not in self._loaded:
+            start = time.perf_counter()
+            self._loaded[key] = self.loader(spec, device=self.config.device, dtype=self.config.dtype)
+            self.load_seconds += time.perf_counter() - start
+        return self._loaded[key]
+
+    def fingerprint(self, spec: ModelSpec) -> str:
+        info = self.get(spec).info()
+        ident = {k: info.get(k) for k in ("model", "resolved_revision", "content_hash", "backend",
+                                          "family", "dtype", "compute_type")}
+        return fingerprint(ident)
+
+
+class Runner:
+    """Runs one batch into one run folder."""
+
+    def __init__(self, opts: RunOptions, progress: Progress | None = None,
+                 loader: Callable[..., Backend] | None = None):
+        if loader is None:
+            from .backends import load_backend
+
+            loader = load_backend
+        self.opts = opts
+        self.cfg = opts.config
+        self.progress = progress or NullProgress()
+        self.models = Models(self.cfg, loader)
+        self.glossary = opts.glossary or load_glossary(self.cfg.glossary)
+        self.timings: dict[str, float] = {}
+        self.counts: dict[str, Any] = {
+            "articles_ok": 0, "articles_failed": 0, "articles_resumed": 0, "bad_records": 0,
+            "segments_computed": 0, "segments_reused": 0, "segments_human": 0,
+            "articles_flagged": 0, "qa_flags": {},
+        }
+        self.gen_stats: dict[str, BatchStats] = {}
+        self.memory: Memory | None = None
+
+    # -- stage helpers -----------------------------------------------------------------
+
+    def _time(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+    def _generate(self, task: str, spec: ModelSpec, texts: list[str], lang: str | None,
+                  settings: GenerationSettings) -> tuple[list[str | None], dict[str, str]]:
+        """Outputs for texts via the memory, generating (and storing at once) what is missing."""
+        backend = self.models.get(spec)
+        model_fp = self.models.fingerprint(spec)
+        settings_fp = fingerprint(settings.model_dump(mode="json"))
+        mem_lang = lang or "en"
+        keys = [unit_key(task, mem_lang, model_fp, settings_fp, t) for t in texts]
+        cached = self.memory.get_many(keys) if (self.memory and self.opts.use_cache) else {}
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in cached))
+        self.counts["segments_reused"] += sum(1 for k in keys if k in cached)
+        failures: dict[str, str] = {}
+        fresh: dict[str, str] = {}
+        if missing:
+            def store(sources: list[str], outputs: list[str]) -> None:
+                fresh.update(zip(sources, outputs, strict=True))
+                self.counts["segments_computed"] += len(sources)
+                self.progress.advance("segments", len(sources))
+                if self.memory is not None:
+                    self.memory.put_many(
+                        (unit_key(task, mem_lang, model_fp, settings_fp, s), task, mem_lang,
+                         model_fp, s, o) for s, o in zip(sources, outputs, strict=True)
+                    )
+
+            gen = generate_all(backend, missing, lang, settings,
+                               max_batch_tokens=self.cfg.batch.max_batch_tokens,
+                               max_batch_size=self.cfg.batch.max_batch_size, on_batch=store)
+            failures = gen.failures
+            self.gen_stats.setdefault(f"{task}:{mem_lang}", BatchStats()).add(gen.stats)
+        out: list[str | None] = []
+        for t, k in zip(texts, keys, strict=True):
+            out.append(cached[k] if k in cached else fresh.get(t))
+        return out, failures
+
+    # -- pipeline stages ---------------------------------------------------------------
+
+    def _segment(self, works: list[Work]) -> None:
+        """Split titles and paragraphs into sentences that fit every translator's window."""
+        specs = [self.cfg.translators[lang] for lang in self.cfg.languages]
+        limits = [(self.models.get(s), lang, s.max_input_tokens or self.models.get(s).max_input_tokens())
+                  for s, lang in zip(specs, self.cfg.languages, strict=True)]
+
+        def load(texts: list[str]) -> list[int]:
+            """Per mille of the tightest translator window each text takes."""
+            worst = [0] * len(texts)
+            for backend, lang, limit in limits:
+                counts = backend.count_tokens(texts, lang)
+                worst = [max(w, -(-c * 1000 // int(limit * SPLIT_MARGIN))) for w, c in zip(worst, counts, strict=True)]
+            return worst
+
+        raw: list[tuple[Work, Part, int, str]] = []
+        for w in works:
+            raw.extend((w, "title", 0, s) for s in split_sentences(w.article.title))
+            for p_idx, para in enumerate(w.article.paragraphs):
+                raw.extend((w, "body", p_idx, s) for s in split_sentences(para))
+        loads = load([r[3] for r in raw]) if raw else []
+        sent_idx: dict[tuple[str, str, int], int] = {}
+        for (w, part, para, sentence), cost in zip(raw, loads, strict=True):
+            pieces = [sentence] if cost <= 1000 else split_long(sentence, 1000, load)
+            for piece in pieces:
+                key = (w.article.id, part, para)
+                idx = sent_idx.get(key, 0)
+                sent_idx[key] = idx + 1
+                w.units.append(Unit(w.article.id, part, para, idx, piece))
+
+    def _summarize(self, works: list[Work]) -> None:
+        """English summary per article; map-reduce over whole-sentence chunks when too long."""
+        spec = self.cfg.summarizer
+        backend = self.models.get(spec)
+        window = spec.max_input_tokens or backend.max_input_tokens()
+        settings = spec.generation
+        # Each article holds a list of texts to be summarised at the current level.
+        pending: dict[str, list[str]] = {}
+        by_id = {w.article.id: w for w in works}
+        for w in works:
+            pending[w.article.id] = [" ".join(w.article.paragraphs)]
+        for level in range(MAX_REDUCE_LEVELS):
+            jobs: list[tuple[str, str]] = []
+            finals: list[str] = []
+            texts_all = [t for ts in pending.values() for t in ts]
+            counts = dict(zip(texts_all, backend.count_tokens(texts_all, None), strict=True)) if texts_all else {}
+            for aid, texts in pending.items():
+                joined = " ".join(texts)
+                n = counts.get(joined) if len(texts) == 1 else backend.count_tokens([joined], None)[0]
+                if n is not None and n <= window:
+                    jobs.append((aid, joined))
+                    finals.append(aid)
+                    continue
+                sentences = [s for t in texts for s in split_sentences(t)]
+                pieces: list[str] = []
+                sc = backend.count_tokens(sentences, None)
+                for s, c in zip(sentences, sc, strict=True):
+                    pieces.extend([s] if c <= window else split_long(
+                        s, window, lambda xs: backend.count_tokens(xs, None)))
+                pc = backend.count_tokens(pieces, None)
+                for chunk in pack_chunks(pieces, pc, window):
+                    jobs.append((aid, " ".join(pieces[i] for i in chunk)))
+            outputs, failures = self._generate("summarize", spec, [t for _, t in jobs], None, settings)
+            nxt: dict[str, list[str]] = {}
+            for (aid, text), out in zip(jobs, outputs, strict=True):
+                w = by_id[aid]
+                w.summary_levels = level + 1
+                if out is None:
+                    w.failure = w.failure or f"summary failed: {failures.get(text, 'unknown error')}"
+                    continue
+                if aid in finals:
+                    w.summary_en = out.strip()
+                else:
+                    nxt.setdefault(aid, []).append(out.strip())
+            pending = {aid: ts for aid, ts in nxt.items() if by_id[aid].failure is None}
+            if not pending:
+                return
+        for aid in pending:
+            by_id[aid].failure = f"summary did not converge in {MAX_REDUCE_LEVELS} map-reduce levels"
+
+    def _translate(self, works: list[Work]) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+        """Per language, per unit: final text, origin and QA flags."""
+        results: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+        units = [u for w in works if w.failure is None for u in w.units]
+        for lang in self.cfg.languages:
+            spec = self.cfg.translators[lang]
+            human = self.memory.human_many(list({u.text for u in units}), lang) if self.memory else {}
+            masked = {u.text: protect(u.text, self.glossary, lang) for u in units}
+            todo = [masked[u.text].text for u in units if u.text not in human]
+            outputs, failures = self._generate("translate", spec, todo, lang, spec.generation)
+            out_of = dict(zip(todo, outputs, strict=True))
+            per_unit: dict[tuple[Any, ...], dict[str, Any]] = {}
+            for u in units:
+                key = (u.article_id, u.part, u.para, u.sent)
+                if u.text in human:
+                    self.counts["segments_human"] += 1
+                    text = human[u.text]
+                    per_unit[key] = {"text": text, "origin": "human",
+                                     "qa": check_segment(u.text, text, lang)}
+                    continue
+                m = masked[u.text]
+                raw = out_of.get(m.text)
+                if raw is None:
+                    per_unit[key] = {"text": None, "origin": "model",
+                                     "error": failures.get(m.text, "no output")}
+                    continue
+                restored = restore(raw, m)
+                per_unit[key] = {"text": restored.text, "origin": "model",
+                                 "qa": check_segment(u.text, restored.text, lang, issues=restored.issues)}
+            results[lang] = per_unit
+        return results
+
+    def _summary_units(self, works: list[Work]) -> None:
+        for w in works:
+            if w.failure is None:
+                for i, s in enumerate(split_sentences(w.summary_en)):
+                    w.units.append(Unit(w.article.id, "summary", 0, i, s))
+
+    def _assemble(self, w: Work, translated: dict[str, dict[tuple[Any, ...], dict[str, Any]]],
+                  config_hash: str) -> dict[str, Any]:
+        a = w.article
+        doc: dict[str, Any] = {
+            "id": a.id,
+            "source": {"lang": "en", "title": a.title, "body": a.body, "file": a.source,
+                       "meta": a.meta},
+            "summary": {"en": w.summary_en},
+            "translations": {},
+            "segments": [],
+            "qa": [],
+            "input_sha256": w.input_sha,
+            "config_hash": config_hash,
+        }
+        errors: list[str] = []
+        for lang in self.cfg.languages:
+            per_unit = translated[lang]
+            parts: dict[tuple[str, int], list[str]] = {}
+            for u in w.units:
+                r = per_unit[(u.article_id, u.part, u.para, u.sent)]
+                if r["text"] is None:
+                    errors.append(f"{lang} {u.part}/p{u.para}s{u.sent}: {r['error']}")
+                    continue
+                parts.setdefault((u.part, u.para), []).append(r["text"])
+                for flag in r.get("qa", []):
+                    doc["qa"].append({"segment": f"{u.part}/p{u.para}s{u.sent}", "language": lang,
+                                      "check": flag.check, "detail": flag.detail})
+            body = "\n\n".join(join_sentences(parts.get(("body", i), []), lang)
+                               for i in range(len(a.paragraphs)))
+            doc["translations"][lang] = {
+                "title": join_sentences(parts.get(("title", 0), []), lang), "body": body}
+            doc["summary"][lang] = join_sentences(parts.get(("summary", 0), []), lang)
+        for u in w.units:
+            seg: dict[str, Any] = {"part": u.part, "para": u.para, "sent": u.sent, "en": u.text}
+            origin: dict[str, str] = {}
+            for lang in self.cfg.languages:
+                r = translated[lang][(u.article_id, u.part, u.para, u.sent)]
+                seg[lang] = r["text"]
+                origin[lang] = r["origin"]
+            seg["origin"] = origin
+            doc["segments"].append(seg)
+        doc["summary_levels"] = w.summary_levels
+        if errors:
+            w.failure = "translation failed: " + "; ".join(errors[:3])
+        return doc
+
+    # -- the run -----------------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        opts = self.opts
+        out = OutputDir(opts.out)
+        if not opts.input.exists():
+            raise SummarizeError(f"input {opts.input} does not exist")
+        out.lock()
+        try:
+            return self._execute(out)
+        finally:
+            out.unlock()
+
+    def _execute(self, out: OutputDir) -> RunResult:
+        opts, cfg = self.opts, self.cfg
+        config_hash = cfg.hash()
+        t0 = time.perf_counter()
+        inputs = describe_inputs(opts.input)
+        self._time("hash_inputs", time.perf_counter() - t0)
+        run = out.find_resumable(config_hash, inputs["digest"])
+        resumed = run is not None
+        if run is None:
+            run = out.create_run(config_hash)
+            started_at = utcnow()
+        else:
+            run.remove_stray_temp_files()
+            started_at = run.read_manifest().get("started_at", utcnow())
+            self.progress.log(f"resuming unfinished run {run.run_id}")
+        run.reset_errors()
+        self.memory = Memory(out.memory_path)
+        manifest: dict[str, Any] = {
+            "run_id": run.run_id, "status": "running", "config_hash": config_hash,
+            "config": cfg.resolved(), "inputs_digest": inputs["digest"], "inputs": inputs,
+            "models": [], "packages": package_versions(), "counts": self.counts,
+            "started_at": started_at, "finished_at": None, "timings": self.timings,
+            "resumed": resumed, "cache": opts.use_cache, "command": opts.command,
+            "glossary": self.glossary.digest() if self.glossary else None,
+        }
+        run.write_manifest(manifest)
+        status = "failed"
+        try:
+            self._process(run, config_hash)
+            status = "complete"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            manifest["status"] = status
+            manifest["finished_at"] = utcnow()
+            manifest["models"] = self._model_entries()
+            manifest["timings"]["load_models"] = round(self.models.load_seconds, 3)
+            manifest["generation"] = {k: vars(v) for k, v in self.gen_stats.items()}
+            run.write_manifest(manifest)
+            self.memory.close()
+            if status == "complete":
+                out.point_latest(run)
+        return RunResult(run, manifest)
+
+    def _model_entries(self) -> list[dict[str, Any]]:
+        entries = []
+        for task, lang, spec in [("summarize", None, self.cfg.summarizer)] + [
+            ("translate", lang, self.cfg.translators[lang]) for lang in self.cfg.languages
+        ]:
+            entry: dict[str, Any] = {"task": task, "target_lang": lang, "model": spec.model,
+                                     "revision": spec.revision, "backend": spec.backend}
+            if spec.key() in self.models._loaded:
+                entry.update(self.models.get(spec).info())
+            else:
+                entry["loaded"] = False
+            entries.append(entry)
+        return entries
+
+    def _record_bad(self, run: Run, bad: BadRecord) -> None:
+        self.counts["bad_records"] += 1
+        self.counts["articles_failed"] += 1
+        run.append_error({"file": bad.source, "line": bad.line, "id": bad.id,
+                          "stage": "read", "reason": bad.reason})
+        self.progress.bad_record(bad.describe())
+
+    def _process(self, run: Run, config_hash: str) -> None:
+        cfg = self.cfg
+        self.progress.start("articles")
+        t = time.perf_counter()
+        for window in windows(iter_articles(self.opts.input), cfg.batch.window_articles):
+            self._time("read", time.perf_counter() - t)
+            works: list[Work] = []
+            for item in window:
+                if isinstance(item, BadRecord):
+                    self._record_bad(run, item)
+                    continue
+                sha = article_sha(item)
+                prev = run.read_article(item.id)
+                if prev and prev.get("input_sha256") == sha and prev.get("config_hash") == config_hash:
+                    self._count_done(prev)
+                    self.counts["articles_resumed"] += 1
+                    self.progress.advance("articles")
+                    continue
+                works.append(Work(item, sha))
+            if works:
+                self._run_window(run, works, config_hash)
+            t = time.perf_counter()
+
+    def _run_window(self, run: Run, works: list[Work], config_hash: str) -> None:
+        stage = time.perf_counter()
+        self._segment(works)
+        self._time("segment", time.perf_counter() - stage)
+        stage = time.perf_counter()
+        self._summarize(works)
+        self._time("summarize", time.perf_counter() - stage)
+        self._summary_units(works)
+        self.progress.start("segments", sum(len(w.units) for w in works) * len(self.cfg.languages))
+        stage = time.perf_counter()
+        translated = self._translate(works)
+        self._time("translate", time.perf_counter() - stage)
+        stage = time.perf_counter()
+        for w in works:
+            if w.failure is None:
+                doc = self._assemble(w, translated, config_hash)
+            if w.failure is not None:
+                self._fail(run, w)
+                continue
+            run.write_article(doc)
+            self._count_done(doc)
+            self.progress.advance("articles")
+        self._time("write", time.perf_counter() - stage)
+
+    def _count_done(self, doc: dict[str, Any]) -> None:
+        qa = doc.get("qa", [])
+        if qa:
+            self.counts["articles_flagged"] += 1
+            for flag in qa:
+                self.counts["qa_flags"][flag["check"]] = self.counts["qa_flags"].get(flag["check"], 0) + 1
+        if qa and self.opts.fail_on_qa:
+            self.counts["articles_failed"] += 1
+        else:
+            self.counts["articles_ok"] += 1
+
+    def _fail(self, run: Run, w: Work) -> None:
+        self.counts["articles_failed"] += 1
+        a = w.article
+        run.append_error({"file": a.source, "line": a.line, "id": a.id, "stage": "process",
+                          "reason": w.failure})
+        where = a.source + (f":{a.line}" if a.line else "")
+        self.progress.bad_record(f"{where} (id {a.id!r}): {w.failure}")
+        self.progress.advance("articles")
+
+
+def run_batch(opts: RunOptions, progress: Progress | None = None,
+              loader: Callable[..., Backend] | None = None) -> RunResult:
+    return Runner(opts, progress, loader).execute()
+
+

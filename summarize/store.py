@@ -1,0 +1,213 @@
+"""Run folders: atomic writes, the manifest, errors.jsonl, the `latest` pointer and the lock."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import RunLockedError
+
+TMP_PREFIX = ".tmp-"
+LOCK_NAME = ".lock"
+LATEST = "latest"
+MEMORY_NAME = "memory.sqlite"
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder, fsync, rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def dump_json(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")
+
+
+def new_run_id(config_hash: str, now: datetime | None = None) -> str:
+    """Sortable by start time (UTC, to the microsecond), ending with a short config hash."""
+    now = now or datetime.now(UTC)
+    return f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{config_hash[:8]}"
+
+
+@dataclass
+class Run:
+    """One run folder: OUT/<run_id>/."""
+
+    path: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "manifest.json"
+
+    @property
+    def errors_path(self) -> Path:
+        return self.path / "errors.jsonl"
+
+    def article_path(self, article_id: str) -> Path:
+        target = (self.path / "articles" / f"{article_id}.json").resolve()
+        root = (self.path / "articles").resolve()
+        if root not in target.parents:
+            raise ValueError(f"article id {article_id!r} would write outside the run folder")
+        return target
+
+    def read_manifest(self) -> dict[str, Any]:
+        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        atomic_write(self.manifest_path, dump_json(manifest))
+
+    def write_article(self, doc: dict[str, Any]) -> None:
+        atomic_write(self.article_path(doc["id"]), dump_json(doc))
+
+    def read_article(self, article_id: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.article_path(article_id).read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def iter_article_ids(self) -> Iterator[str]:
+        root = self.path / "articles"
+        for p in sorted(root.rglob("*.json")):
+            if not p.name.startswith(TMP_PREFIX):
+                yield p.relative_to(root).with_suffix("").as_posix()
+
+    def reset_errors(self) -> None:
+        atomic_write(self.errors_path, b"")
+
+    def append_error(self, record: dict[str, Any]) -> None:
+        with open(self.errors_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def remove_stray_temp_files(self) -> int:
+        removed = 0
+        for p in self.path.rglob(f"{TMP_PREFIX}*"):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                removed += 1
+        return removed
+
+
+class OutputDir:
+    """OUT/: run folders, the `latest` symlink, the translation memory and the lock."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._lock_fd: int | None = None
+
+    @property
+    def memory_path(self) -> Path:
+        return self.root / MEMORY_NAME
+
+    def runs(self) -> list[Run]:
+        if not self.root.is_dir():
+            return []
+        return [
+            Run(p) for p in sorted(self.root.iterdir())
+            if p.is_dir() and not p.is_symlink() and (p / "manifest.json").exists()
+        ]
+
+    def latest(self) -> Run | None:
+        link = self.root / LATEST
+        if not link.is_symlink() and not link.is_dir():
+            return None
+        return Run(link.resolve())
+
+    def create_run(self, config_hash: str) -> Run:
+        self.root.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = self.root / new_run_id(config_hash)
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            (path / "articles").mkdir()
+            return Run(path)
+
+    def point_latest(self, run: Run) -> None:
+        """Switch OUT/latest to the run atomically (symlink to a temp name, then rename)."""
+        tmp = self.root / f"{TMP_PREFIX}latest-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        os.symlink(run.path.name, tmp)
+        os.replace(tmp, self.root / LATEST)
+        _fsync_dir(self.root)
+
+    def find_resumable(self, config_hash: str, inputs_digest: str) -> Run | None:
+        """The newest unfinished run started with the same config and inputs, if any."""
+        for run in reversed(self.runs()):
+            try:
+                m = run.read_manifest()
+            except (OSError, json.JSONDecodeError):
+                continue
+            if m.get("status") in ("running", "interrupted", "failed") and (
+                m.get("config_hash") == config_hash and m.get("inputs_digest") == inputs_digest
+            ):
+                return run
+        return None
+
+    def lock(self) -> None:
+        """Take the folder's exclusive lock; another live run holding it is an error."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise RunLockedError(
+                    f"output folder {self.root} is in use by another summarize run"
+                    f"{f' (pid {holder})' if holder else ''}; wait for it to finish or use another --out"
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def delete_run(self, run: Run) -> None:
+        shutil.rmtree(run.path)
