@@ -1,0 +1,91 @@
+from collections.abc import Sequence
+
+import pytest
+
+from summarize.backends.base import OutOfMemory
+from summarize.config import GenerationSettings
+from summarize.scheduler import generate_all, pack
+
+
+class Recorder:
+    """A fake backend: output is the upper-cased input; records every batch it sees."""
+
+    def __init__(self, oom_above: int | None = None, poison: str | None = None):
+        self.batches: list[list[str]] = []
+        self.oom_above = oom_above
+        self.poison = poison
+
+    def count_tokens(self, texts: Sequence[str], target_lang=None) -> list[int]:
+        return [len(t.split()) + 2 for t in texts]
+
+    def generate_batch(self, texts, target_lang, settings):
+        if self.oom_above is not None and len(texts) > self.oom_above:
+            raise OutOfMemory("CUDA out of memory")
+        if self.poison is not None and self.poison in texts:
+            raise ValueError("bad input")
+        self.batches.append(list(texts))
+        return [t.upper() for t in texts]
+
+
+S = GenerationSettings()
+
+
+def test_pack_respects_budget_and_sorts():
+    lengths = [5, 50, 7, 48, 6, 49]
+    batches = pack(lengths, max_batch_tokens=100, max_batch_size=8)
+    for b in batches:
+        assert len(b) * max(lengths[i] for i in b) <= 100
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    # batches are consecutive runs of the length-sorted order, longest first
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(lengths, reverse=True)
+    assert batches[0] == [1, 5]
+
+
+def test_pack_max_batch_size():
+    batches = pack([3] * 10, max_batch_tokens=10_000, max_batch_size=4)
+    assert [len(b) for b in batches] == [4, 4, 2]
+
+
+def test_pack_single_item_over_budget_still_gets_a_batch():
+    assert pack([500], max_batch_tokens=10, max_batch_size=4) == [[0]]
+
+
+def test_generate_all_dedupes_and_keeps_order():
+    be = Recorder()
+    texts = ["a b", "c", "a b", "d e f", "c"]
+    gen = generate_all(be, texts, "ko", S, max_batch_tokens=1000, max_batch_size=64)
+    assert gen.outputs == ["A B", "C", "A B", "D E F", "C"]
+    assert sum(len(b) for b in be.batches) == 3
+    assert gen.stats.unique == 3 and gen.stats.inputs == 5
+
+
+def test_on_batch_sees_every_result_once():
+    be = Recorder()
+    seen: list[tuple[str, str]] = []
+    generate_all(be, [f"w{i}" for i in range(10)], None, S, max_batch_tokens=9, max_batch_size=64,
+                 on_batch=lambda s, o: seen.extend(zip(s, o, strict=True)))
+    assert sorted(seen) == sorted((f"w{i}", f"W{i}") for i in range(10))
+    assert len(be.batches) > 1
+
+
+def test_oom_halves_and_never_drops():
+    be = Recorder(oom_above=2)
+    texts = [f"t{i}" for i in range(8)]
+    gen = generate_all(be, texts, None, S, max_batch_tokens=1000, max_batch_size=8)
+    assert gen.outputs == [t.upper() for t in texts]
+    assert all(len(b) <= 2 for b in be.batches)
+    assert gen.stats.oom_splits >= 3
+
+
+def test_failing_input_is_isolated():
+    be = Recorder(poison="bad")
+    gen = generate_all(be, ["x", "bad", "y", "z"], None, S, max_batch_tokens=1000, max_batch_size=8)
+    assert gen.outputs == ["X", None, "Y", "Z"]
+    assert "bad input" in gen.failures["bad"]
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_small_inputs(n):
+    gen = generate_all(Recorder(), ["only"] * n, None, S, max_batch_tokens=10, max_batch_size=1)
+    assert gen.outputs == ["ONLY"] * n
