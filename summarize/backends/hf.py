@@ -1,0 +1,359 @@
+"""The transformers backend: AutoModelForSeq2SeqLM.generate() with every setting explicit.
+
+transformers v5 merges a model's ``generation_config.json`` into whatever config is passed to
+``generate()`` (every unset field is filled from it), so a fresh GenerationConfig alone does
+not keep hub defaults out. On load we therefore replace ``model.generation_config`` by one that
+holds only the special token ids, and pass every setting on each call.
+
+CPU threads are left to torch's defaults (one per core).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from summarize.backends import families
+from summarize.backends.base import OutOfMemory
+from summarize.backends.hashing import content_hash, snapshot_hash
+from summarize.config import GenerationSettings, ModelSpec
+from summarize.errors import ConfigError, ModelLoadError
+
+_SANE_MAX_LENGTH = 100_000  # tokenizers without a limit report int(1e30)
+_FALLBACK_MAX_INPUT = 512
+_TOKEN_ID_FIELDS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where from_pretrained reads a model from."""
+
+    name: str  # hub id or absolute folder path
+    local_dir: Path | None
+    revision: str | None
+    local_files_only: bool
+
+
+class HFBackend:
+    """A seq2seq model loaded with transformers; implements ``base.Backend``."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        tokenizer: Any,
+        model: Any,
+        *,
+        device: Any,
+        family: str,
+        source: _Source,
+        model_generation: dict[str, Any],
+    ) -> None:
+        self.spec = spec
+        self.tokenizer = tokenizer
+        self.model = model
+        self.device = device
+        self.family = family
+        self._source = source
+        self._model_generation = model_generation
+        self._token_ids = {
+            name: model_generation.get(name, getattr(model.config, name, None))
+            for name in _TOKEN_ID_FIELDS
+        }
+        self._plans: dict[str | None, families.LangPlan] = {}
+        self._limit = spec.max_input_tokens or _model_input_limit(model.config, tokenizer)
+        self._decoder_limit = _decoder_limit(model.config)
+        self._resolved_revision, self._local_path, self._content_hash = _provenance(source)
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> HFBackend:
+        """Load tokenizer and model from a hub id (at ``spec.revision``) or a local folder."""
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig
+
+        source = _resolve_source(spec)
+        torch_device = _pick_device(device)
+        torch_dtype = _pick_dtype(dtype, torch_device)
+        kwargs = {"revision": source.revision, "local_files_only": source.local_files_only}
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source.name, **kwargs)
+            try:
+                model = AutoModelForSeq2SeqLM.from_pretrained(
+                    source.name, dtype=torch_dtype, attn_implementation="sdpa", **kwargs
+                )
+            except ValueError as exc:
+                if "scaled_dot_product_attention" not in str(exc):
+                    raise
+                model = AutoModelForSeq2SeqLM.from_pretrained(
+                    source.name, dtype=torch_dtype, **kwargs
+                )
+        except Exception as exc:  # any failure to read the files becomes one user-facing message
+            raise ModelLoadError(_load_message(spec, source, exc)) from None
+        model.to(torch_device).eval()
+        model_generation = model.generation_config.to_dict()
+        model.generation_config = GenerationConfig(
+            **{k: model_generation.get(k, getattr(model.config, k, None)) for k in _TOKEN_ID_FIELDS}
+        )
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "right"
+        family: str = spec.family
+        if family == "auto":
+            family = families.detect_family(tokenizer, model.config)
+        return cls(
+            spec,
+            tokenizer,
+            model,
+            device=torch_device,
+            family=family,
+            source=source,
+            model_generation=model_generation,
+        )
+
+    # ------------------------------------------------------------------ Backend protocol
+
+    def info(self) -> dict[str, Any]:
+        """Manifest entry for this model."""
+        return {
+            "model": self.spec.model,
+            "revision": self.spec.revision,
+            "resolved_revision": self._resolved_revision,
+            "local_path": self._local_path,
+            "content_hash": self._content_hash,
+            "backend": "transformers",
+            "family": self.family,
+            "device": str(self.device),
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "attn_implementation": self.model.config._attn_implementation,
+            "max_input_tokens": self._limit,
+        }
+
+    def max_input_tokens(self) -> int:
+        """Longest source in tokens, special tokens and language prefix included."""
+        return self._limit
+
+    def lang_plan(self, target_lang: str | None) -> families.LangPlan:
+        """How this model is steered to ``target_lang``; ConfigError if it cannot produce it."""
+        if target_lang not in self._plans:
+            self._plans[target_lang] = families.plan(
+                self.family,
+                self.tokenizer,
+                target_lang,
+                model=self.spec.model,
+                lang_codes={str(k): v for k, v in self.spec.lang_codes.items()},
+                forced_family=self.spec.family != "auto",
+                default_bos_token_id=self._model_generation.get("forced_bos_token_id"),
+            )
+        return self._plans[target_lang]
+
+    def count_tokens(self, texts: Sequence[str], target_lang: str | None = None) -> list[int]:
+        """Source length of each text exactly as generate_batch encodes it."""
+        if not texts:
+            return []
+        encoded = self._encode(texts, self.lang_plan(target_lang), tensors=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def generate_batch(
+        self, texts: Sequence[str], target_lang: str | None, settings: GenerationSettings
+    ) -> list[str]:
+        """One generate() call for the batch; one output per input, in order."""
+        import torch
+
+        if not texts:
+            return []
+        plan = self.lang_plan(target_lang)
+        encoded = self._encode(texts, plan, tensors=True)
+        lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        too_long = [i for i, n in enumerate(lengths) if n > self._limit]
+        if too_long:
+            raise ValueError(
+                f"{len(too_long)} input(s) longer than {self._limit} tokens for {self.spec.model} "
+                f"(first: #{too_long[0]}, {lengths[too_long[0]]} tokens); split them first"
+            )
+        max_new = min(max(settings.budget(n) for n in lengths), self._decoder_limit)
+        config = self.generation_config(settings, plan, max_new)
+        out_of_memory = False
+        try:
+            with torch.inference_mode():
+                output = self.model.generate(
+                    input_ids=encoded["input_ids"].to(self.device),
+                    attention_mask=encoded["attention_mask"].to(self.device),
+                    generation_config=config,
+                )
+        except torch.cuda.OutOfMemoryError:
+            out_of_memory = True  # free memory outside the handler, once the traceback is gone
+        if out_of_memory:
+            torch.cuda.empty_cache()
+            raise OutOfMemory(
+                f"{self.spec.model}: out of device memory on a batch of {len(texts)} texts "
+                f"(longest {max(lengths)} tokens)"
+            )
+        return self._decode(output, plan)
+
+    # ------------------------------------------------------------------ helpers
+
+    def generation_config(
+        self, settings: GenerationSettings, plan: families.LangPlan, max_new_tokens: int
+    ) -> Any:
+        """The complete GenerationConfig for one call; nothing comes from the model's own."""
+        from transformers import GenerationConfig
+
+        beam = settings.num_beams > 1
+        pad, eos = self._token_ids["pad_token_id"], self._token_ids["eos_token_id"]
+        eos_ids = eos if isinstance(eos, list) else [eos]
+        # Padding must never be generated: Marian also uses it as the decoder start token (its
+        # hub configs list it in bad_words_ids); no seq2seq model should emit it mid-sequence.
+        bad_words = [[pad]] if pad is not None and pad not in eos_ids else None
+        return GenerationConfig(
+            do_sample=False,
+            num_beams=settings.num_beams,
+            num_return_sequences=1,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min(settings.min_new_tokens, max_new_tokens),
+            # Only beam search reads these; greedy gets the neutral values.
+            length_penalty=settings.length_penalty if beam else 1.0,
+            early_stopping=settings.early_stopping if beam else False,
+            no_repeat_ngram_size=settings.no_repeat_ngram_size,
+            repetition_penalty=settings.repetition_penalty,
+            forced_bos_token_id=plan.forced_bos_token_id,
+            forced_eos_token_id=None,
+            bad_words_ids=bad_words,
+            use_cache=True,
+            **self._token_ids,
+        )
+
+    def _encode(self, texts: Sequence[str], plan: families.LangPlan, *, tensors: bool) -> Any:
+        if plan.src_lang is not None and getattr(self.tokenizer, "src_lang", None) != plan.src_lang:
+            self.tokenizer.src_lang = plan.src_lang
+        return self.tokenizer(
+            [plan.prefix + text for text in texts],
+            add_special_tokens=True,
+            padding="longest" if tensors else False,
+            truncation=False,
+            return_tensors="pt" if tensors else None,
+            verbose=False,  # the length check is ours, with a clearer message
+        )
+
+    def _decode(self, output: Any, plan: families.LangPlan) -> list[str]:
+        # Drop the decoder start token and the forced language token: some v5 tokenizers
+        # (M2M100) no longer mark language tokens as special, so skip_special_tokens misses them.
+        skip = 1 + (plan.forced_bos_token_id is not None)
+        # transformers' clean_up_tokenization_spaces is meant for WordPiece and v5 refuses it for
+        # BPE tokenizers; collapsing runs of whitespace is the safe part of it for any language.
+        kwargs: dict[str, Any] = {
+            "skip_special_tokens": True,
+            "clean_up_tokenization_spaces": False,
+        }
+        if self.family == "marian":
+            # v5 decodes with the source spm when the vocab is shared; the output is target text.
+            kwargs["use_source_tokenizer"] = False
+        texts = self.tokenizer.batch_decode(output[:, skip:], **kwargs)
+        return [" ".join(text.split()) for text in texts]
+
+
+# ---------------------------------------------------------------------- module helpers
+
+
+def _offline() -> bool:
+    """HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE, read now rather than at hub import time."""
+    from huggingface_hub import constants
+
+    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    return constants.HF_HUB_OFFLINE or any(
+        (v or "").strip().upper() in {"1", "ON", "YES", "TRUE"} for v in flags
+    )
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~", ".\\")) or model.count("/") > 1 or "\\" in model
+
+
+def _resolve_source(spec: ModelSpec) -> _Source:
+    path = Path(spec.model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"model folder {path} has no config.json: it must hold a transformers model saved "
+                f"with save_pretrained (config.json, weights and tokenizer files)"
+            )
+        return _Source(str(path.resolve()), path.resolve(), None, True)
+    if path.exists() or _looks_like_path(spec.model):
+        what = "is not a folder" if path.exists() else "does not exist"
+        raise ModelLoadError(
+            f"model folder {spec.model} {what}; check the model: path in the config (relative "
+            f"paths start with ./ and are relative to the config file)"
+        )
+    return _Source(spec.model, None, spec.revision, _offline())
+
+
+def _load_message(spec: ModelSpec, source: _Source, exc: Exception) -> str:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    available = (
+        "run once with network access to download it, or set model: to a local folder with "
+        "config.json, the weights and the tokenizer files"
+    )
+    if source.local_dir is not None:
+        return (
+            f"cannot load the model in {source.local_dir}: {reason}. The folder must hold "
+            f"config.json, the weights and the tokenizer files saved with save_pretrained"
+        )
+    at = f" at revision {spec.revision}" if spec.revision else ""
+    if source.local_files_only:
+        return (
+            f"model {spec.model}{at} is not in the local Hugging Face cache and the Hub is "
+            f"offline (HF_HUB_OFFLINE is set): {available}"
+        )
+    return f"cannot load model {spec.model}{at} from the Hugging Face Hub ({reason}): {available}"
+
+
+def _provenance(source: _Source) -> tuple[str, str, str]:
+    """(resolved hub commit, local folder, content hash); empty strings where unknown."""
+    if source.local_dir is not None:
+        return "", str(source.local_dir), content_hash(source.local_dir)
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(source.name, "config.json", revision=source.revision)
+    if not isinstance(cached, str):
+        return "", "", ""
+    snapshot = Path(cached).parent
+    return snapshot.name, str(snapshot), snapshot_hash(snapshot)
+
+
+def _pick_device(device: str) -> Any:
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device} requested but CUDA is not available here")
+    return torch.device(device)
+
+
+def _pick_dtype(dtype: str, device: Any) -> Any:
+    import torch
+
+    if dtype != "auto":
+        return getattr(torch, dtype)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _model_input_limit(config: Any, tokenizer: Any) -> int:
+    limits = []
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        limits.append(positions)
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < _SANE_MAX_LENGTH:
+        limits.append(tok_max)
+    return min(limits) if limits else _FALLBACK_MAX_INPUT
+
+
+def _decoder_limit(config: Any) -> int:
+    """Most new tokens the decoder can take: its positions, less the decoder start token."""
+    positions = getattr(config, "max_position_embeddings", None)
+    return positions - 1 if isinstance(positions, int) and positions > 1 else _SANE_MAX_LENGTH
