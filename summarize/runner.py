@@ -341,7 +341,7 @@ class Runner:
                     self.counts["segments_human"] += 1
                     text = human[u.text]
                     per_unit[key] = {"text": text, "origin": "human",
-                                     "qa": check_segment(u.text, text, lang)}
+                                     "qa": check_segment(u.text, text, lang, glossary=self.glossary)}
                     continue
                 m = masked[u.text]
                 raw = out_of.get(m.text)
@@ -351,7 +351,8 @@ class Runner:
                     continue
                 restored = restore(raw, m)
                 per_unit[key] = {"text": restored.text, "origin": "model",
-                                 "qa": check_segment(u.text, restored.text, lang, issues=restored.issues)}
+                                 "qa": check_segment(u.text, restored.text, lang, issues=restored.issues,
+                                                           glossary=self.glossary)}
             results[lang] = per_unit
         return results
 

@@ -1,0 +1,231 @@
+"""The runner on a fake backend: contracts of the run folder, caching, failures, glossary."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from summarize.config import Config
+from summarize.memory import Memory
+from summarize.runner import RunOptions, run_batch
+from summarize.segment import split_paragraphs
+from summarize.store import OutputDir
+from tests.fakes import FakeLoader
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "articles"
+BROKEN = ROOT / "examples" / "broken"
+
+
+def config(**extra) -> Config:
+    data = {
+        "summarizer": {"model": "fake/sum", "generation": {"max_new_tokens": 60, "max_new_tokens_ratio": None,
+                                                           "min_new_tokens": 0}},
+        "translators": {"ko": {"model": "fake/multi"}, "zh-Hans": {"model": "fake/multi"}},
+    }
+    data.update(extra)
+    return Config.model_validate(data)
+
+
+def run(inp: Path, out: Path, loader=None, cfg=None, **kw):
+    loader = loader or FakeLoader()
+    result = run_batch(RunOptions(input=inp, out=out, config=cfg or config(), **kw), loader=loader)
+    return result, loader
+
+
+def articles(run_dir: Path) -> dict[str, dict]:
+    root = run_dir / "articles"
+    return {p.relative_to(root).with_suffix("").as_posix(): json.loads(p.read_text())
+            for p in sorted(root.rglob("*.json"))}
+
+
+def test_examples_produce_complete_contract(tmp_path):
+    result, _ = run(EXAMPLES, tmp_path)
+    m = result.manifest
+    assert m["status"] == "complete"
+    assert (tmp_path / "latest").resolve() == result.run.path
+    assert m["counts"]["articles_ok"] == 8 and m["counts"]["articles_failed"] == 0
+    for key in ("run_id", "config_hash", "config", "models", "packages", "inputs", "counts",
+                "started_at", "finished_at", "timings"):
+        assert key in m, key
+    assert {e["task"] for e in m["models"]} == {"summarize", "translate"}
+    assert all(f["sha256"] and len(f["sha256"]) == 64 for f in m["inputs"]["files"])
+    docs = articles(result.run.path)
+    assert len(docs) == 8
+    for aid, doc in docs.items():
+        assert doc["id"] == aid
+        assert doc["source"]["lang"] == "en"
+        n = len(split_paragraphs(doc["source"]["body"]))
+        assert "\n\n\n" not in doc["source"]["body"]
+        assert doc["summary"]["en"]
+        for lang in ("ko", "zh-Hans"):
+            tr = doc["translations"][lang]
+            assert tr["title"] and doc["summary"][lang]
+            assert len(split_paragraphs(tr["body"])) == n, (aid, lang)
+            assert tr["body"].count("\n\n") == n - 1
+        for seg in doc["segments"]:
+            assert seg["origin"] == {"ko": "model", "zh-Hans": "model"}
+    assert (result.run.path / "errors.jsonl").read_text() == ""
+
+
+def test_no_model_codes_leak(tmp_path):
+    result, _ = run(EXAMPLES, tmp_path)
+    blob = "".join(p.read_text() for p in (result.run.path / "articles").rglob("*.json"))
+    for code in ("kor_Hang", "zho_Hans", ">>cmn_Hans<<", "ko_KR", "zh_CN", "__ko__"):
+        assert code not in blob
+
+
+def test_broken_inputs_reported_rest_processed(tmp_path):
+    result, _ = run(BROKEN, tmp_path)
+    errors = [json.loads(line) for line in (result.run.path / "errors.jsonl").read_text().splitlines()]
+    assert len(errors) == result.manifest["counts"]["bad_records"] >= 10
+    assert all(e["file"] and e["reason"] for e in errors)
+    assert any(e["line"] for e in errors)  # jsonl/csv records carry their line
+    assert result.manifest["counts"]["articles_ok"] == 3
+    assert result.articles_failed == len(errors)
+    assert result.manifest["status"] == "complete"
+
+
+def test_unchanged_rerun_computes_nothing_and_is_identical(tmp_path):
+    first, _ = run(EXAMPLES, tmp_path / "out")
+    assert first.manifest["counts"]["segments_computed"] > 0
+    second, loader = run(EXAMPLES, tmp_path / "out")
+    assert second.run.path != first.run.path
+    assert second.manifest["counts"]["segments_computed"] == 0
+    assert all(not be.calls for be in loader.backends.values())
+    a, b = articles(first.run.path), articles(second.run.path)
+    assert {k: (v["translations"], v["summary"]) for k, v in a.items()} == \
+        {k: (v["translations"], v["summary"]) for k, v in b.items()}
+
+
+def test_editing_one_sentence_recomputes_only_its_units(tmp_path):
+    inp = tmp_path / "in"
+    shutil.copytree(EXAMPLES, inp)
+    run(inp, tmp_path / "out")
+    txt = inp / "world" / "delta-floods.txt"
+    text = txt.read_text()
+    paras = text.split("\n\n")
+    old_sentence = "Officials said the water began to recede on Tuesday."
+    paras[2] = paras[2].rstrip() + " " + old_sentence
+    txt.write_text("\n\n".join(paras))
+    run(inp, tmp_path / "out")  # baseline with the extra sentence
+    txt.write_text(txt.read_text().replace(old_sentence, "Officials said the water began to fall on Tuesday."))
+    result, loader = run(inp, tmp_path / "out")
+    translated = loader.generated("fake/multi")
+    summarised = loader.generated("fake/sum")
+    # the edited sentence in both languages, plus whatever summary sentences changed
+    assert translated.count("Officials said the water began to fall on Tuesday.") == 2
+    body_units = [t for t in translated if "fall on Tuesday" in t]
+    assert len(body_units) == 2
+    assert len(summarised) == 1  # the article is summarised in one go: its summary is redone
+    others = [t for t in translated if t != "Officials said the water began to fall on Tuesday."]
+    summary_en = articles(result.run.path)["world/delta-floods"]["summary"]["en"]
+    assert all(o in summary_en for o in others), others  # only summary sentences besides the edit
+    assert result.manifest["counts"]["segments_computed"] == len(translated) + len(summarised)
+
+
+def test_changed_setting_recomputes_what_it_affects(tmp_path):
+    run(EXAMPLES, tmp_path / "out")
+    cfg = config(translators={"ko": {"model": "fake/multi", "generation": {"num_beams": 2}},
+                              "zh-Hans": {"model": "fake/multi"}})
+    result, loader = run(EXAMPLES, tmp_path / "out", cfg=cfg)
+    langs = {lang for lang, _ in loader.backends["fake/multi"].calls}
+    assert langs == {"ko"}
+    assert not loader.generated("fake/sum")
+    assert result.manifest["counts"]["segments_reused"] > 0
+
+
+def test_no_cache_recomputes_everything(tmp_path):
+    run(EXAMPLES, tmp_path / "out")
+    result, _ = run(EXAMPLES, tmp_path / "out", use_cache=False)
+    assert result.manifest["counts"]["segments_reused"] == 0
+    assert result.manifest["counts"]["segments_computed"] > 0
+
+
+def test_long_article_is_summarised_map_reduce(tmp_path):
+    loader = FakeLoader(windows={"fake/sum": 120})
+    result, loader = run(EXAMPLES, tmp_path, loader=loader)
+    doc = articles(result.run.path)["world/delta-floods"]
+    assert doc["summary_levels"] >= 2
+    calls = loader.backends["fake/sum"].calls
+    assert all(len(t.split()) + 2 <= 120 for _, texts in calls for t in texts)  # nothing truncated
+    assert result.manifest["counts"]["articles_failed"] == 0
+
+
+def test_long_sentence_is_split_not_truncated(tmp_path):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    words = " ".join(f"word{i}," for i in range(200))
+    (inp / "long.txt").write_text(f"A title\n\nShort opener. {words} end.\n\nSecond paragraph here.\n")
+    loader = FakeLoader(windows={"fake/multi": 40})
+    result, loader = run(inp, tmp_path / "out", loader=loader)
+    doc = articles(result.run.path)["long"]
+    body_segments = [s for s in doc["segments"] if s["part"] == "body" and s["para"] == 0]
+    assert len(body_segments) > 5
+    assert " ".join(s["en"] for s in body_segments).replace(" ", "") == doc["source"]["body"].split("\n\n")[0].replace(" ", "")
+    assert len(split_paragraphs(doc["translations"]["ko"]["body"])) == 2
+
+
+def test_generation_failure_fails_only_its_article(tmp_path):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "good.txt").write_text("Good title\n\nAll is well here.\n")
+    (inp / "bad.txt").write_text("Bad title\n\nThis contains POISON text.\n")
+    result, _ = run(inp, tmp_path / "out", loader=FakeLoader(poison="POISON"))
+    assert result.manifest["counts"]["articles_ok"] == 1
+    assert result.manifest["counts"]["articles_failed"] == 1
+    err = json.loads((result.run.path / "errors.jsonl").read_text())
+    assert err["id"] == "bad" and "poisoned input" in err["reason"]
+    assert set(articles(result.run.path)) == {"good"}
+
+
+def test_glossary_and_markup_survive(tmp_path):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "a.md").write_text(
+        "---\ntitle: UNHCR opens office\n---\n"
+        "The UNHCR said [the report](https://example.org/r.pdf) is out. Write to press@example.org or run `make it`.\n"
+    )
+    cfg = config(glossary={"UNHCR": {"ko": "유엔난민기구", "zh-Hans": "联合国难民署"}})
+    result, _ = run(inp, tmp_path / "out", cfg=cfg)
+    doc = articles(result.run.path)["a"]
+    ko, zh = doc["translations"]["ko"], doc["translations"]["zh-Hans"]
+    assert "유엔난민기구" in ko["title"] and "联合国难民署" in zh["title"]
+    for body in (ko["body"], zh["body"]):
+        assert body.count("](https://example.org/r.pdf)") == 1
+        assert body.count("press@example.org") == 1 and body.count("`make it`") == 1
+    assert result.manifest["glossary"]
+
+
+def test_human_translation_wins(tmp_path):
+    first, _ = run(EXAMPLES, tmp_path / "out")
+    doc = articles(first.run.path)["world/delta-floods"]
+    seg = next(s for s in doc["segments"] if s["part"] == "body")
+    mem = Memory(OutputDir(tmp_path / "out").memory_path)
+    mem.put_human([(seg["en"], "ko", "사람이 고친 번역입니다.", "review.xlf")])
+    mem.close()
+    result, _ = run(EXAMPLES, tmp_path / "out")
+    doc2 = articles(result.run.path)["world/delta-floods"]
+    seg2 = next(s for s in doc2["segments"] if s["en"] == seg["en"])
+    assert seg2["ko"] == "사람이 고친 번역입니다." and seg2["origin"]["ko"] == "human"
+    assert "사람이 고친 번역입니다." in doc2["translations"]["ko"]["body"]
+    assert result.manifest["counts"]["segments_human"] >= 1
+
+
+def test_fail_on_qa_counts_flagged_articles(tmp_path):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "a.txt").write_text("Title here\n\nVisit https://example.org now.\n")
+    ok, _ = run(inp, tmp_path / "o1")
+    flagged = ok.manifest["counts"]["articles_flagged"]
+    strict, _ = run(inp, tmp_path / "o2", fail_on_qa=True)
+    assert strict.manifest["counts"]["articles_failed"] == flagged
+
+
+@pytest.mark.parametrize("window_articles", [1, 3])
+def test_windows_do_not_change_results(tmp_path, window_articles):
+    base, _ = run(EXAMPLES, tmp_path / "a")
+    small, _ = run(EXAMPLES, tmp_path / "b", cfg=config(batch={"window_articles": window_articles}))
+    a, b = articles(base.run.path), articles(small.run.path)
+    assert {k: v["translations"] for k, v in a.items()} == {k: v["translations"] for k, v in b.items()}
