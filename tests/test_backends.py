@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -12,8 +13,8 @@ import torch
 
 from summarize.backends import families, load_backend
 from summarize.backends.base import OutOfMemory
-from summarize.backends.hashing import content_hash
-from summarize.backends.hf import HFBackend
+from summarize.backends.hashing import content_hash, file_sha256
+from summarize.backends.hf import HFBackend, _Source
 from summarize.backends.tiny import EN_LINES, TINY_MODELS
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ConfigError, ModelLoadError
@@ -277,6 +278,18 @@ def test_info_describes_the_loaded_model(backends: dict[str, HFBackend], tiny_mo
     }
 
 
+def test_blob_links_are_hashed_by_their_names(tmp_path: Path) -> None:
+    blobs = tmp_path / "blobs"
+    blobs.mkdir()
+    fake = "ab" * 32  # a blob named by a sha256 is trusted, not read
+    (blobs / fake).write_bytes(b"weights")
+    (tmp_path / "snap").mkdir()
+    (tmp_path / "snap" / "model.safetensors").symlink_to(blobs / fake)
+    assert file_sha256(tmp_path / "snap" / "model.safetensors") == fake
+    (tmp_path / "plain.bin").write_bytes(b"weights")
+    assert file_sha256(tmp_path / "plain.bin") == hashlib.sha256(b"weights").hexdigest()
+
+
 def test_content_hash_follows_the_weights(tiny_models: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file, save_file
 
@@ -354,6 +367,67 @@ def test_missing_model_raises_model_load_error(
     error = info.value
     assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
     assert "\n" not in str(info.value)
+
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _fake_hub_cache(tiny_models: Path, cache: Path, repo: str, name: str) -> Path:
+    """A Hugging Face cache entry for a tiny model, laid out as the hub client writes it."""
+    entry = cache / ("models--" + repo.replace("/", "--"))
+    snapshot = entry / "snapshots" / COMMIT
+    for folder in (snapshot, entry / "blobs", entry / "refs"):
+        folder.mkdir(parents=True)
+    (entry / "refs" / "main").write_text(COMMIT)
+    for file in (tiny_models / name).iterdir():
+        blob = hashlib.sha256(file.read_bytes()).hexdigest()
+        shutil.copy(file, entry / "blobs" / blob)
+        (snapshot / file.name).symlink_to(Path("..", "..", "blobs", blob))
+    return snapshot
+
+
+@pytest.mark.parametrize("revision", [None, "main", COMMIT])
+def test_offline_load_from_the_hub_cache_records_the_commit(
+    tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, revision: str | None
+) -> None:
+    from huggingface_hub import constants
+
+    snapshot = _fake_hub_cache(tiny_models, tmp_path, "acme/tiny-nllb", "nllb")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    backend = HFBackend.load(ModelSpec(model="acme/tiny-nllb", revision=revision), device="cpu")
+    info = backend.info()
+    assert (info["model"], info["revision"]) == ("acme/tiny-nllb", revision)
+    assert info["resolved_revision"] == COMMIT
+    assert info["local_path"] == str(snapshot)
+    # the weights are known by their blob names, and hash as the same files in a plain folder
+    assert info["content_hash"] == content_hash(tiny_models / "nllb")
+    assert backend.generate_batch(TEXTS[:1], "ko", SETTINGS)[0]
+
+
+def test_unknown_revision_in_the_cache_is_a_load_error(
+    tiny_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    _fake_hub_cache(tiny_models, tmp_path, "acme/tiny-nllb", "nllb")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="acme/tiny-nllb at revision v2 is not in the local"):
+        HFBackend.load(ModelSpec(model="acme/tiny-nllb", revision="v2"), device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (_Source("/m", local_dir=Path("/m")), [True]),
+        (_Source("a/b", commit=COMMIT, offline=True), [True]),
+        (_Source("a/b", commit=COMMIT, snapshot=Path("/s")), [True, False]),  # cache, then Hub
+        (_Source("a/b", commit=COMMIT), [False]),
+    ],
+)
+def test_cache_is_tried_before_the_hub(source: _Source, expected: list[bool]) -> None:
+    assert source.attempts() == expected
 
 
 def test_folder_without_config_raises(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 # Files that change what a model computes: weights, configs, tokenizer files.
@@ -19,6 +20,7 @@ MODEL_FILE_SUFFIXES = (
     ".tiktoken",
 )
 _CHUNK = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _memo: dict[tuple[str, int, int], str] = {}
 
 
@@ -35,12 +37,20 @@ def model_files(folder: Path) -> list[Path]:
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of one file, memoised on (path, size, mtime) so reloading a model is cheap."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    """sha256 of a file's content.
+
+    A file in a Hugging Face cache snapshot that links to a blob named by a sha256 (LFS files,
+    i.e. the weights) is identified by that name without reading gigabytes; other files are
+    read once per (path, size, mtime).
+    """
+    target = Path(os.path.realpath(path))
+    if target.parent.name == "blobs" and _SHA256.fullmatch(target.name):
+        return target.name
+    st = target.stat()
+    key = (str(target), st.st_size, st.st_mtime_ns)
     if key not in _memo:
         digest = hashlib.sha256()
-        with path.open("rb") as fh:
+        with target.open("rb") as fh:
             while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
         _memo[key] = digest.hexdigest()
@@ -48,24 +58,15 @@ def file_sha256(path: Path) -> str:
 
 
 def content_hash(folder: Path) -> str:
-    """sha256 over (name, sha256 of content) of every model file in a local folder."""
+    """sha256 over (name, sha256 of content) of every model file in a folder.
+
+    The same files give the same hash in a local folder and in a hub cache snapshot.
+    """
     digest = hashlib.sha256()
     for path in model_files(folder):
         digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
     return digest.hexdigest()
 
 
-def snapshot_hash(folder: Path) -> str:
-    """Cheap content hash of a Hugging Face cache snapshot folder.
-
-    Snapshot files are symlinks to blobs named by their hash (sha256 for LFS files such as
-    weights, git sha1 for small files), so hashing the names of the targets identifies the
-    content without reading gigabytes of weights. Falls back to reading a file that is not a
-    link into the blob store.
-    """
-    digest = hashlib.sha256()
-    for path in model_files(folder):
-        target = Path(os.path.realpath(path))
-        blob = target.name if target.parent.name == "blobs" else file_sha256(path)
-        digest.update(f"{path.name}\0{blob}\n".encode())
-    return digest.hexdigest()
+# A cache snapshot is hashed like any folder; the name says where it is used.
+snapshot_hash = content_hash

@@ -32,9 +32,19 @@ class _Source:
     """Where from_pretrained reads a model from."""
 
     name: str  # hub id or absolute folder path
-    local_dir: Path | None
-    revision: str | None
-    local_files_only: bool
+    local_dir: Path | None = None  # a local folder
+    commit: str | None = None  # hub: the commit the requested revision resolved to
+    snapshot: Path | None = None  # hub: that commit's folder in the local cache, if there
+    cache_dir: str | None = None
+    offline: bool = False
+
+    def attempts(self) -> list[bool]:
+        """``local_files_only`` values to try: the cache first, the Hub only when needed."""
+        if self.local_dir is not None or self.offline:
+            return [True]
+        # A commit is immutable, so a cached snapshot needs no Hub call; files missing from a
+        # partial snapshot are fetched by the second, online attempt.
+        return [True, False] if self.snapshot is not None else [False]
 
 
 class HFBackend:
@@ -58,10 +68,7 @@ class HFBackend:
         self.family = family
         self._source = source
         self._model_generation = model_generation
-        self._token_ids = {
-            name: model_generation.get(name, getattr(model.config, name, None))
-            for name in _TOKEN_ID_FIELDS
-        }
+        self._token_ids = _special_token_ids(model_generation, model.config)
         self._plans: dict[str | None, families.LangPlan] = {}
         self._limit = spec.max_input_tokens or _model_input_limit(model.config, tokenizer)
         self._decoder_limit = _decoder_limit(model.config)
@@ -72,30 +79,29 @@ class HFBackend:
     @classmethod
     def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> HFBackend:
         """Load tokenizer and model from a hub id (at ``spec.revision``) or a local folder."""
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig
+        from transformers import AutoTokenizer, GenerationConfig
 
         source = _resolve_source(spec)
         torch_device = _pick_device(device)
         torch_dtype = _pick_dtype(dtype, torch_device)
-        kwargs = {"revision": source.revision, "local_files_only": source.local_files_only}
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source.name, **kwargs)
+        attempts = source.attempts()
+        for attempt, local_only in enumerate(attempts, start=1):
+            kwargs = {
+                "revision": source.commit,
+                "local_files_only": local_only,
+                "cache_dir": source.cache_dir,
+            }
             try:
-                model = AutoModelForSeq2SeqLM.from_pretrained(
-                    source.name, dtype=torch_dtype, attn_implementation="sdpa", **kwargs
-                )
-            except ValueError as exc:
-                if "scaled_dot_product_attention" not in str(exc):
-                    raise
-                model = AutoModelForSeq2SeqLM.from_pretrained(
-                    source.name, dtype=torch_dtype, **kwargs
-                )
-        except Exception as exc:  # any failure to read the files becomes one user-facing message
-            raise ModelLoadError(_load_message(spec, source, exc)) from None
+                tokenizer = AutoTokenizer.from_pretrained(source.name, **kwargs)
+                model = _load_model(source.name, dtype=torch_dtype, **kwargs)
+                break
+            except Exception as exc:  # any failure to read the files becomes one user message
+                if attempt == len(attempts):
+                    raise ModelLoadError(_load_message(spec, source, exc)) from None
         model.to(torch_device).eval()
         model_generation = model.generation_config.to_dict()
         model.generation_config = GenerationConfig(
-            **{k: model_generation.get(k, getattr(model.config, k, None)) for k in _TOKEN_ID_FIELDS}
+            **_special_token_ids(model_generation, model.config)
         )
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -279,34 +285,87 @@ def _resolve_source(spec: ModelSpec) -> _Source:
                 f"model folder {path} has no config.json: it must hold a transformers model saved "
                 f"with save_pretrained (config.json, weights and tokenizer files)"
             )
-        return _Source(str(path.resolve()), path.resolve(), None, True)
+        return _Source(str(path.resolve()), local_dir=path.resolve())
     if path.exists() or _looks_like_path(spec.model):
         what = "is not a folder" if path.exists() else "does not exist"
         raise ModelLoadError(
             f"model folder {spec.model} {what}; check the model: path in the config (relative "
             f"paths start with ./ and are relative to the config file)"
         )
-    return _Source(spec.model, None, spec.revision, _offline())
+    return _resolve_hub(spec)
+
+
+def _resolve_hub(spec: ModelSpec) -> _Source:
+    """Pin a hub revision to its commit: one Hub call, or none when offline."""
+    from huggingface_hub import constants, resolve_revision, try_to_load_from_cache
+
+    offline = _offline()
+    cache_dir = constants.HF_HUB_CACHE  # read now, not at import time
+    try:
+        resolved = resolve_revision(
+            spec.model, revision=spec.revision, local_files_only=offline, cache_dir=cache_dir
+        )
+    except Exception as exc:  # unreachable and not cached, unknown repo or revision
+        raise ModelLoadError(_hub_message(spec, offline, exc)) from None
+    commit = resolved.resolved
+    cached = try_to_load_from_cache(spec.model, "config.json", revision=commit, cache_dir=cache_dir)
+    snapshot = Path(cached).parent if isinstance(cached, str) else None
+    return _Source(
+        spec.model, commit=commit, snapshot=snapshot, cache_dir=cache_dir, offline=offline
+    )
+
+
+def _load_model(name: str, **kwargs: Any) -> Any:
+    """AutoModelForSeq2SeqLM with SDPA attention, or the model's default where it has none."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    try:
+        return AutoModelForSeq2SeqLM.from_pretrained(name, attn_implementation="sdpa", **kwargs)
+    except ValueError as exc:
+        if "scaled_dot_product_attention" not in str(exc):
+            raise
+    return AutoModelForSeq2SeqLM.from_pretrained(name, **kwargs)
+
+
+_MAKE_AVAILABLE = (
+    "run once with network access to download it, or set model: to a local folder with "
+    "config.json, the weights and the tokenizer files"
+)
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _hub_message(spec: ModelSpec, offline: bool, exc: Exception) -> str:
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    at = f" at revision {spec.revision}" if spec.revision else ""
+    if isinstance(exc, RevisionNotFoundError):
+        return f"model {spec.model} has no revision {spec.revision} on the Hugging Face Hub"
+    if isinstance(exc, RepositoryNotFoundError):
+        return (
+            f"model {spec.model} was not found on the Hugging Face Hub (or it is private or "
+            f"gated: log in with `hf auth login`); check the model id, or set model: to a "
+            f"local folder"
+        )
+    why = "the Hub is offline (HF_HUB_OFFLINE is set)" if offline else "the Hub cannot be reached"
+    return f"model {spec.model}{at} is not in the local Hugging Face cache and {why}: {_MAKE_AVAILABLE}"
 
 
 def _load_message(spec: ModelSpec, source: _Source, exc: Exception) -> str:
-    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-    available = (
-        "run once with network access to download it, or set model: to a local folder with "
-        "config.json, the weights and the tokenizer files"
-    )
     if source.local_dir is not None:
         return (
-            f"cannot load the model in {source.local_dir}: {reason}. The folder must hold "
-            f"config.json, the weights and the tokenizer files saved with save_pretrained"
+            f"cannot load the model in {source.local_dir}: {_first_line(exc)}. The folder must "
+            f"hold config.json, the weights and the tokenizer files saved with save_pretrained"
         )
     at = f" at revision {spec.revision}" if spec.revision else ""
-    if source.local_files_only:
+    if source.offline:
         return (
-            f"model {spec.model}{at} is not in the local Hugging Face cache and the Hub is "
-            f"offline (HF_HUB_OFFLINE is set): {available}"
+            f"model {spec.model}{at} is not complete in the local Hugging Face cache and the Hub "
+            f"is offline (HF_HUB_OFFLINE is set): {_MAKE_AVAILABLE}"
         )
-    return f"cannot load model {spec.model}{at} from the Hugging Face Hub ({reason}): {available}"
+    return f"cannot load model {spec.model}{at} ({_first_line(exc)}): {_MAKE_AVAILABLE}"
 
 
 def _provenance(source: _Source) -> tuple[str, str, str]:
@@ -315,11 +374,23 @@ def _provenance(source: _Source) -> tuple[str, str, str]:
         return "", str(source.local_dir), content_hash(source.local_dir)
     from huggingface_hub import try_to_load_from_cache
 
-    cached = try_to_load_from_cache(source.name, "config.json", revision=source.revision)
+    commit = source.commit or ""
+    cached = try_to_load_from_cache(
+        source.name, "config.json", revision=source.commit, cache_dir=source.cache_dir
+    )
     if not isinstance(cached, str):
-        return "", "", ""
+        return commit, "", ""
     snapshot = Path(cached).parent
-    return snapshot.name, str(snapshot), snapshot_hash(snapshot)
+    return commit, str(snapshot), snapshot_hash(snapshot)
+
+
+def _special_token_ids(generation: dict[str, Any], config: Any) -> dict[str, Any]:
+    """bos/eos/pad/decoder-start ids: the generation config's, else the model config's."""
+    ids = {}
+    for name in _TOKEN_ID_FIELDS:
+        value = generation.get(name)
+        ids[name] = value if value is not None else getattr(config, name, None)
+    return ids
 
 
 def _pick_device(device: str) -> Any:
