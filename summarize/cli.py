@@ -142,7 +142,7 @@ def models_tiny(
         config = build_tiny_models(directory)
     except SummarizeError as exc:
         _fail(exc)
-    typer.echo(f"tiny models written; config: {config}")
+    typer.echo(f"tiny models written to {directory}; run them with --config {directory / 'config.yaml'}")
 
 
 @runs_app.command("list")
