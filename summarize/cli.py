@@ -11,8 +11,14 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from .errors import (EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, ConfigError,
-                     SummarizeError)
+from .errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    ConfigError,
+    SummarizeError,
+)
 
 app = typer.Typer(
     help="Summarise English news articles and translate them into Korean and Simplified Chinese.",
@@ -139,7 +145,7 @@ def models_tiny(
     from .backends.tiny import build_tiny_models
 
     try:
-        config = build_tiny_models(directory)
+        build_tiny_models(directory)
     except SummarizeError as exc:
         _fail(exc)
     typer.echo(f"tiny models written to {directory}; run them with --config {directory / 'config.yaml'}")

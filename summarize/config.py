@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import ConfigError
 
-LANGUAGES = ("ko", "zh-Hans")
 Lang = Literal["ko", "zh-Hans"]
+LANGUAGES: tuple[Lang, ...] = ("ko", "zh-Hans")
 Family = Literal["auto", "marian", "nllb", "m2m100", "mbart50", "plain"]
 
 
@@ -71,8 +71,9 @@ class ModelSpec(_Strict):
 
 def _summary_generation() -> GenerationSettings:
     return GenerationSettings(
-        num_beams=4, max_new_tokens=142, max_new_tokens_ratio=None, min_new_tokens=56,
-        length_penalty=2.0, no_repeat_ngram_size=3,
+        num_beams=4, max_new_tokens=142, max_new_tokens_ratio=None, max_new_tokens_extra=0,
+        min_new_tokens=56, length_penalty=2.0, no_repeat_ngram_size=3, repetition_penalty=1.0,
+        early_stopping=True,
     )
 
 

@@ -261,10 +261,10 @@ class Runner:
         raw: list[tuple[Work, Part, int, str]] = []
         for w in works:
             raw.extend((w, "title", 0, s) for s in split_sentences(w.article.title))
-            for p_idx, para in enumerate(w.article.paragraphs):
-                raw.extend((w, "body", p_idx, s) for s in split_sentences(para))
+            for p_idx, paragraph in enumerate(w.article.paragraphs):
+                raw.extend((w, "body", p_idx, s) for s in split_sentences(paragraph))
         loads = load([r[3] for r in raw]) if raw else []
-        sent_idx: dict[tuple[str, str, int], int] = {}
+        sent_idx: dict[tuple[str, Part, int], int] = {}
         for (w, part, para, sentence), cost in zip(raw, loads, strict=True):
             pieces = [sentence] if cost <= 1000 else split_long(sentence, 1000, load)
             for piece in pieces:

@@ -52,7 +52,7 @@ def list_rows(out: Path) -> list[dict[str, Any]]:
             continue
         start, end = _parse_time(m.get("started_at")), _parse_time(m.get("finished_at"))
         counts = m.get("counts", {})
-        rows.append({
+        row: dict[str, Any] = {
             "run_id": run.run_id,
             "status": m.get("status"),
             "ok": counts.get("articles_ok"),
@@ -60,7 +60,8 @@ def list_rows(out: Path) -> list[dict[str, Any]]:
             "started": m.get("started_at"),
             "duration_s": round((end - start).total_seconds(), 1) if start and end else None,
             "latest": latest is not None and latest.path == run.path,
-        })
+        }
+        rows.append(row)
     return rows
 
 

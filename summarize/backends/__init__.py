@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..config import ModelSpec
-    from .base import Backend
+    from summarize.backends.base import Backend
+    from summarize.config import ModelSpec
 
 
 def load_backend(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto") -> Backend:
     """Load the model a spec names with the backend it asks for."""
     if spec.backend == "ctranslate2":
-        from .ct2 import CT2Backend
+        from summarize.backends.ct2 import CT2Backend
 
         return CT2Backend.load(spec, device=device, dtype=dtype)
-    from .hf import HFBackend
+    from summarize.backends.hf import HFBackend
 
     return HFBackend.load(spec, device=device, dtype=dtype)

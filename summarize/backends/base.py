@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ..config import GenerationSettings
+from summarize.config import GenerationSettings
 
 
 class OutOfMemory(RuntimeError):

@@ -81,6 +81,7 @@ class HFBackend:
         """Load tokenizer and model from a hub id (at ``spec.revision``) or a local folder."""
         from transformers import AutoTokenizer, GenerationConfig
 
+        _quiet_transformers()
         source = _resolve_source(spec)
         torch_device = _pick_device(device)
         torch_dtype = _pick_dtype(dtype, torch_device)
@@ -428,3 +429,14 @@ def _decoder_limit(config: Any) -> int:
     """Most new tokens the decoder can take: its positions, less the decoder start token."""
     positions = getattr(config, "max_position_embeddings", None)
     return positions - 1 if isinstance(positions, int) and positions > 1 else _SANE_MAX_LENGTH
+
+
+def _quiet_transformers() -> None:
+    """Our own progress and errors replace transformers' per-load bars and advisories."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message="Recommended: pip install sacremoses")
