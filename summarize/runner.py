@@ -163,14 +163,11 @@ class Models:
         self.config = config
         self.loader = loader
         self._loaded: dict[tuple[Any, ...], Backend] = {}
-        self.load_seconds = 0.0
 
     def get(self, spec: ModelSpec) -> Backend:
         key = spec.key()
         if key not in self._loaded:
-            start = time.perf_counter()
             self._loaded[key] = self.loader(spec, device=self.config.device, dtype=self.config.dtype)
-            self.load_seconds += time.perf_counter() - start
         return self._loaded[key]
 
     def fingerprint(self, spec: ModelSpec) -> str:
@@ -202,6 +199,7 @@ class Runner:
         }
         self.gen_stats: dict[str, BatchStats] = {}
         self.memory: Memory | None = None
+        self.device_stats: dict[str, dict[str, Any]] = {}
 
     # -- stage helpers -----------------------------------------------------------------
 
@@ -458,7 +456,7 @@ class Runner:
             manifest["status"] = status
             manifest["finished_at"] = utcnow()
             manifest["models"] = self._model_entries()
-            manifest["timings"]["load_models"] = round(self.models.load_seconds, 3)
+            manifest["device_stats"] = self.device_stats
             manifest["generation"] = {k: vars(v) for k, v in self.gen_stats.items()}
             run.write_manifest(manifest)
             self.memory.close()
@@ -487,8 +485,26 @@ class Runner:
                           "stage": "read", "reason": bad.reason})
         self.progress.bad_record(bad.describe())
 
+    def _load_models(self) -> None:
+        """Load every model up front and check each can produce its language, before any work."""
+        start = time.perf_counter()
+        self.models.get(self.cfg.summarizer)
+        for lang in self.cfg.languages:
+            self.models.get(self.cfg.translators[lang]).count_tokens(["Hello."], lang)
+        self._time("load_models", time.perf_counter() - start)
+        self._device_snapshot("load_models")
+
+    def _device_snapshot(self, stage: str) -> None:
+        """Accelerator memory/utilisation after a stage, where a backend can report it."""
+        for key, backend in self.models._loaded.items():
+            stats = getattr(backend, "device_stats", None)
+            if stats is not None and (snap := stats()):
+                self.device_stats.setdefault(stage, {})[key[0]] = snap
+                self.progress.log(f"{stage}: {key[0]} {snap}")
+
     def _process(self, run: Run, config_hash: str) -> None:
         cfg = self.cfg
+        self._load_models()
         self.progress.start("articles")
         t = time.perf_counter()
         for window in windows(iter_articles(self.opts.input), cfg.batch.window_articles):
@@ -517,11 +533,13 @@ class Runner:
         stage = time.perf_counter()
         self._summarize(works)
         self._time("summarize", time.perf_counter() - stage)
+        self._device_snapshot("summarize")
         self._summary_units(works)
         self.progress.start("segments", sum(len(w.units) for w in works) * len(self.cfg.languages))
         stage = time.perf_counter()
         translated = self._translate(works)
         self._time("translate", time.perf_counter() - stage)
+        self._device_snapshot("translate")
         stage = time.perf_counter()
         for w in works:
             if w.failure is None:

@@ -10,6 +10,7 @@ CPU threads are left to torch's defaults (one per core).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -141,6 +142,21 @@ class HFBackend:
     def max_input_tokens(self) -> int:
         """Longest source in tokens, special tokens and language prefix included."""
         return self._limit
+
+    def device_stats(self) -> dict[str, Any] | None:
+        """Peak CUDA memory since the last call (and utilisation where NVML is available)."""
+        import torch
+
+        if self.device.type != "cuda":
+            return None
+        stats: dict[str, Any] = {
+            "max_allocated_mb": round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1),
+            "reserved_mb": round(torch.cuda.memory_reserved(self.device) / 2**20, 1),
+        }
+        with contextlib.suppress(Exception):  # needs pynvml; utilisation is optional
+            stats["utilization_pct"] = torch.cuda.utilization(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        return stats
 
     def lang_plan(self, target_lang: str | None) -> families.LangPlan:
         """How this model is steered to ``target_lang``; ConfigError if it cannot produce it."""
