@@ -114,10 +114,9 @@ def run(
 
         assert to is not None
         try:
-            export_run(result.run.path, export, to)
+            _report_export(export_run(result.run.path, export, to))
         except SummarizeError as exc:
             _fail(exc)
-        typer.echo(f"exported {export} to {to}", err=True)
     raise typer.Exit(EXIT_PARTIAL if result.articles_failed else EXIT_OK)
 
 
@@ -135,6 +134,15 @@ def _closing_summary(manifest: dict[str, Any], seconds: float, out: Path) -> Non
         f"  -> {out / manifest['run_id']}",
         err=True,
     )
+
+
+def _report_export(report: Any) -> None:
+    typer.echo(f"exported run {report.run_id} as {report.fmt} to {report.out}: "
+               f"{report.articles} articles, {report.files_written} files", err=True)
+    for line in report.skipped:
+        typer.echo(f"  skipped {line}", err=True)
+    for line in report.warnings:
+        typer.echo(f"  warning: {line}", err=True)
 
 
 @models_app.command("tiny")
@@ -255,7 +263,7 @@ def export_cmd(
     except SummarizeError as exc:
         _fail(exc)
         return
-    typer.echo(f"exported {format} to {to}: {report}")
+    _report_export(report)
 
 
 @app.command("import")
