@@ -425,11 +425,14 @@ class Runner:
         t0 = time.perf_counter()
         inputs = describe_inputs(opts.input)
         self._time("hash_inputs", time.perf_counter() - t0)
+        out.remove_stray_temp_files()
         run = out.find_resumable(config_hash, inputs["digest"])
         resumed = run is not None
         if run is None:
-            run = out.create_run(config_hash)
             started_at = utcnow()
+            run = out.create_run(config_hash, {"status": "running", "config_hash": config_hash,
+                                               "inputs_digest": inputs["digest"],
+                                               "started_at": started_at})
         else:
             run.remove_stray_temp_files()
             started_at = run.read_manifest().get("started_at", utcnow())

@@ -151,16 +151,32 @@ class OutputDir:
             return None
         return Run(link.resolve())
 
-    def create_run(self, config_hash: str) -> Run:
+    def create_run(self, config_hash: str, manifest: dict[str, Any] | None = None) -> Run:
+        """A new run folder that appears whole (with its manifest) or not at all."""
         self.root.mkdir(parents=True, exist_ok=True)
         while True:
-            path = self.root / new_run_id(config_hash)
-            try:
-                path.mkdir()
-            except FileExistsError:
+            run_id = new_run_id(config_hash)
+            final = self.root / run_id
+            if final.exists():
                 continue
-            (path / "articles").mkdir()
-            return Run(path)
+            tmp = self.root / f"{TMP_PREFIX}{run_id}"
+            (tmp / "articles").mkdir(parents=True)
+            atomic_write(tmp / "manifest.json", dump_json({**(manifest or {}), "run_id": run_id}))
+            os.rename(tmp, final)
+            _fsync_dir(self.root)
+            return Run(final)
+
+    def remove_stray_temp_files(self) -> int:
+        """Half-created run folders and temp files left by a killed process (hold the lock)."""
+        removed = 0
+        for p in self.root.glob(f"{TMP_PREFIX}*"):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+            removed += 1
+        return removed
 
     def point_latest(self, run: Run) -> None:
         """Switch OUT/latest to the run atomically (symlink to a temp name, then rename)."""
