@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 
 from . import __version__
 from .backends.base import Backend
-from .config import Config, GenerationSettings, ModelSpec
+from .config import Config, GenerationSettings, Lang, ModelSpec
 from .errors import SummarizeError
 from .glossary import Glossary, load_glossary
 from .memory import Memory, fingerprint, unit_key
@@ -22,7 +23,7 @@ from .protect import protect, restore
 from .qa import check_segment
 from .readers import iter_articles
 from .records import Article, BadRecord, Part
-from .scheduler import BatchStats, generate_all
+from .scheduler import BatchStats, generate_all, generate_all_multi
 from .segment import join_sentences, pack_chunks, split_long, split_sentences
 from .store import OutputDir, Run, utcnow
 
@@ -206,39 +207,59 @@ class Runner:
     def _time(self, stage: str, seconds: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
-    def _generate(self, task: str, spec: ModelSpec, texts: list[str], lang: str | None,
-                  settings: GenerationSettings) -> tuple[list[str | None], dict[str, str]]:
-        """Outputs for texts via the memory, generating (and storing at once) what is missing."""
+    def _generate(self, task: str, spec: ModelSpec, texts: list[str], langs: list[str | None],
+                  settings: GenerationSettings) -> tuple[dict[str | None, list[str | None]], dict[str, str], dict[str | None, set[str]]]:
+        """Outputs per language for texts via the memory, generating what is missing and storing
+        each batch as soon as it is done. Texts missing in several languages of one multilingual
+        model are encoded once and decoded per language."""
         backend = self.models.get(spec)
         model_fp = self.models.fingerprint(spec)
         settings_fp = fingerprint(settings.model_dump(mode="json"))
-        mem_lang = lang or "en"
-        keys = [unit_key(task, mem_lang, model_fp, settings_fp, t) for t in texts]
-        cached = self.memory.get_many(keys) if (self.memory and self.opts.use_cache) else {}
-        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in cached))
-        self.counts["segments_reused"] += sum(1 for k in keys if k in cached)
-        failures: dict[str, str] = {}
-        fresh: dict[str, str] = {}
-        if missing:
-            def store(sources: list[str], outputs: list[str]) -> None:
-                fresh.update(zip(sources, outputs, strict=True))
-                self.counts["segments_computed"] += len(sources)
-                self.progress.advance("segments", len(sources))
-                if self.memory is not None:
-                    self.memory.put_many(
-                        (unit_key(task, mem_lang, model_fp, settings_fp, s), task, mem_lang,
-                         model_fp, s, o) for s, o in zip(sources, outputs, strict=True)
-                    )
+        use_memory = self.memory is not None and self.opts.use_cache
 
-            gen = generate_all(backend, missing, lang, settings,
-                               max_batch_tokens=self.cfg.batch.max_batch_tokens,
-                               max_batch_size=self.cfg.batch.max_batch_size, on_batch=store)
-            failures = gen.failures
-            self.gen_stats.setdefault(f"{task}:{mem_lang}", BatchStats()).add(gen.stats)
-        out: list[str | None] = []
-        for t, k in zip(texts, keys, strict=True):
-            out.append(cached[k] if k in cached else fresh.get(t))
-        return out, failures
+        def key(lang: str | None, text: str) -> str:
+            return unit_key(task, lang or "en", model_fp, settings_fp, text)
+
+        cached = {lang: self.memory.get_many([key(lang, t) for t in texts]) if use_memory and self.memory else {}
+                  for lang in langs}
+        fresh: dict[str | None, dict[str, str]] = {lang: {} for lang in langs}
+        missing = {lang: list(dict.fromkeys(t for t in texts if key(lang, t) not in cached[lang]))
+                   for lang in langs}
+        for lang in langs:
+            self.counts["segments_reused"] += sum(1 for t in texts if key(lang, t) in cached[lang])
+
+        def store(lang: str | None, sources: list[str], outputs: list[str]) -> None:
+            fresh[lang].update(zip(sources, outputs, strict=True))
+            self.counts["segments_computed"] += len(sources)
+            self.progress.advance("segments", len(sources))
+            if self.memory is not None:
+                self.memory.put_many((key(lang, s), task, lang or "en", model_fp, s, o)
+                                     for s, o in zip(sources, outputs, strict=True))
+
+        batching = {"max_batch_tokens": self.cfg.batch.max_batch_tokens,
+                    "max_batch_size": self.cfg.batch.max_batch_size}
+        failures: dict[str, str] = {}
+        named = [lang for lang in langs if lang is not None]
+        if len(named) > 1 and len(named) == len(langs) and hasattr(backend, "generate_multi"):
+            shared = [t for t in missing[named[0]] if all(t in set(missing[x]) for x in named[1:])]
+            if shared:
+                def store_multi(sources: list[str], outputs: list[dict[str, str]]) -> None:
+                    for lang in named:
+                        store(lang, sources, [o[lang] for o in outputs])
+
+                gen = generate_all_multi(backend, shared, named, settings, on_batch=store_multi, **batching)
+                failures.update(gen.failures)
+                self.gen_stats.setdefault(f"{task}:{'+'.join(named)}", BatchStats()).add(gen.stats)
+        for lang in langs:
+            rest = [t for t in missing[lang] if t not in fresh[lang] and t not in failures]
+            if rest:
+                gen = generate_all(backend, rest, lang, settings,
+                                   on_batch=functools.partial(store, lang), **batching)
+                failures.update(gen.failures)
+                self.gen_stats.setdefault(f"{task}:{lang or 'en'}", BatchStats()).add(gen.stats)
+        out = {lang: [cached[lang].get(key(lang, t), fresh[lang].get(t)) for t in texts] for lang in langs}
+        reused = {lang: {t for t in texts if key(lang, t) in cached[lang]} for lang in langs}
+        return out, failures, reused
 
     # -- pipeline stages ---------------------------------------------------------------
 
@@ -303,7 +324,8 @@ class Runner:
                 pc = backend.count_tokens(pieces, None)
                 for chunk in pack_chunks(pieces, pc, window):
                     jobs.append((aid, " ".join(pieces[i] for i in chunk)))
-            outputs, failures = self._generate("summarize", spec, [t for _, t in jobs], None, settings)
+            by_lang, failures, _ = self._generate("summarize", spec, [t for _, t in jobs], [None], settings)
+            outputs = by_lang[None]
             nxt: dict[str, list[str]] = {}
             for (aid, text), out in zip(jobs, outputs, strict=True):
                 w = by_id[aid]
@@ -325,34 +347,49 @@ class Runner:
         """Per language, per unit: final text, origin and QA flags."""
         results: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
         units = [u for w in works if w.failure is None for u in w.units]
+        # Languages served by the same model with the same settings are generated together.
+        groups: dict[Any, list[Lang]] = {}
         for lang in self.cfg.languages:
             spec = self.cfg.translators[lang]
-            human = self.memory.human_many(list({u.text for u in units}), lang) if self.memory else {}
-            masked = {u.text: protect(u.text, self.glossary, lang) for u in units}
-            todo = [masked[u.text].text for u in units if u.text not in human]
-            outputs, failures = self._generate("translate", spec, todo, lang, spec.generation)
-            out_of = dict(zip(todo, outputs, strict=True))
-            per_unit: dict[tuple[Any, ...], dict[str, Any]] = {}
-            for u in units:
-                key = (u.article_id, u.part, u.para, u.sent)
-                if u.text in human:
-                    self.counts["segments_human"] += 1
-                    text = human[u.text]
-                    per_unit[key] = {"text": text, "origin": "human",
-                                     "qa": check_segment(u.text, text, lang, glossary=self.glossary)}
-                    continue
-                m = masked[u.text]
-                raw = out_of.get(m.text)
-                if raw is None:
-                    per_unit[key] = {"text": None, "origin": "model",
-                                     "error": failures.get(m.text, "no output")}
-                    continue
-                restored = restore(raw, m)
-                per_unit[key] = {"text": restored.text, "origin": "model",
-                                 "qa": check_segment(u.text, restored.text, lang, issues=restored.issues,
-                                                           glossary=self.glossary)}
-            results[lang] = per_unit
+            groups.setdefault((spec.key(), spec.generation, tuple(sorted(spec.lang_codes.items()))), []).append(lang)
+        for langs in groups.values():
+            spec = self.cfg.translators[langs[0]]
+            human = {lang: self.memory.human_many(list({u.text for u in units}), lang) if self.memory else {}
+                     for lang in langs}
+            masked = {lang: {u.text: protect(u.text, self.glossary, lang) for u in units} for lang in langs}
+            todo = list(dict.fromkeys(masked[lang][u.text].text for lang in langs for u in units
+                                      if u.text not in human[lang]))
+            outputs, failures, reused = self._generate("translate", spec, todo, list(langs), spec.generation)
+            for lang in langs:
+                out_of = dict(zip(todo, outputs[lang], strict=True))
+                results[lang] = self._finish_units(units, lang, human[lang], masked[lang], out_of,
+                                                   failures, reused[lang])
         return results
+
+    def _finish_units(self, units: list[Unit], lang: str, human: dict[str, str],
+                      masked: dict[str, Any], out_of: dict[str, str | None],
+                      failures: dict[str, str], reused: set[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
+        """Restore placeholders, apply human translations, run QA."""
+        per_unit: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for u in units:
+            key = (u.article_id, u.part, u.para, u.sent)
+            if u.text in human:
+                self.counts["segments_human"] += 1
+                text = human[u.text]
+                per_unit[key] = {"text": text, "origin": "human",
+                                 "qa": check_segment(u.text, text, lang, glossary=self.glossary)}
+                continue
+            m = masked[u.text]
+            raw = out_of.get(m.text)
+            if raw is None:
+                per_unit[key] = {"text": None, "origin": "model",
+                                 "error": failures.get(m.text, "no output")}
+                continue
+            restored = restore(raw, m)
+            per_unit[key] = {"text": restored.text, "origin": "memory" if m.text in reused else "model",
+                             "qa": check_segment(u.text, restored.text, lang, issues=restored.issues,
+                                                 glossary=self.glossary)}
+        return per_unit
 
     def _summary_units(self, works: list[Work]) -> None:
         for w in works:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .backends.base import Backend, OutOfMemory
 from .config import GenerationSettings
@@ -32,7 +33,7 @@ class BatchStats:
 class Generated:
     """Outputs in input order; None where generation failed (reason in ``failures``)."""
 
-    outputs: list[str | None]
+    outputs: list[Any]  # str (or {lang: str} for generate_all_multi); None where it failed
     failures: dict[str, str] = field(default_factory=dict)
     stats: BatchStats = field(default_factory=BatchStats)
 
@@ -76,21 +77,62 @@ def generate_all(
     of the batch still gets its outputs. ``on_batch(sources, outputs)`` runs after every
     finished batch so callers can persist results as soon as they exist.
     """
+    return _schedule(
+        texts,
+        lambda unique: backend.count_tokens(unique, target_lang),
+        lambda batch: backend.generate_batch(batch, target_lang, settings),
+        max_batch_tokens, max_batch_size, on_batch,
+    )
+
+
+def generate_all_multi(
+    backend: Backend,
+    texts: Sequence[str],
+    target_langs: Sequence[str],
+    settings: GenerationSettings,
+    *,
+    max_batch_tokens: int,
+    max_batch_size: int,
+    on_batch: Callable[[list[str], list[dict[str, str]]], None] | None = None,
+) -> Generated:
+    """Like generate_all, for several target languages of one multilingual model: each batch is
+    encoded once (``backend.generate_multi``) and outputs are ``{lang: text}`` per input."""
+    multi = backend.generate_multi  # type: ignore[attr-defined]
+
+    def call(batch: list[str]) -> list[dict[str, str]]:
+        per_lang = multi(batch, target_langs, settings)
+        return [{lang: per_lang[lang][i] for lang in target_langs} for i in range(len(batch))]
+
+    return _schedule(
+        texts,
+        lambda unique: backend.count_tokens(unique, target_langs[0]),
+        call, max_batch_tokens, max_batch_size, on_batch,
+    )
+
+
+def _schedule(
+    texts: Sequence[str],
+    count: Callable[[list[str]], list[int]],
+    call: Callable[[list[str]], list[Any]],
+    max_batch_tokens: int,
+    max_batch_size: int,
+    on_batch: Callable[[list[str], list[Any]], None] | None,
+) -> Generated:
     stats = BatchStats(inputs=len(texts))
     unique = list(dict.fromkeys(texts))
     stats.unique = len(unique)
     if not unique:
         return Generated([], stats=stats)
     start = time.perf_counter()
-    lengths = backend.count_tokens(unique, target_lang)
+    lengths = count(unique)
     length_of = dict(zip(unique, lengths, strict=True))
-    results: dict[str, str] = {}
+    results: dict[str, Any] = {}
     failures: dict[str, str] = {}
     pending = [[unique[i] for i in b] for b in pack(lengths, max_batch_tokens, max_batch_size)]
     while pending:
         batch = pending.pop(0)
         try:
-            outputs = backend.generate_batch(batch, target_lang, settings)
+            outputs = call(batch)
         except OutOfMemory as exc:
             if len(batch) == 1:
                 failures[batch[0]] = f"out of device memory even alone: {exc}"

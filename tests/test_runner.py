@@ -229,3 +229,33 @@ def test_windows_do_not_change_results(tmp_path, window_articles):
     small, _ = run(EXAMPLES, tmp_path / "b", cfg=config(batch={"window_articles": window_articles}))
     a, b = articles(base.run.path), articles(small.run.path)
     assert {k: v["translations"] for k, v in a.items()} == {k: v["translations"] for k, v in b.items()}
+
+
+def test_multilingual_model_encodes_once_for_both_languages(tmp_path):
+    loader = FakeLoader()
+    encodes: list[int] = []
+
+    def with_multi(spec, device="auto", dtype="auto"):
+        be = loader(spec, device, dtype)
+        if spec.model == "fake/multi" and not hasattr(be, "generate_multi"):
+            def generate_multi(texts, langs, settings):
+                encodes.append(len(texts))
+                return {lang: be.generate_batch(texts, lang, settings) for lang in langs}
+            be.generate_multi = generate_multi
+        return be
+
+    result = run_batch(RunOptions(input=EXAMPLES, out=tmp_path, config=config()), loader=with_multi)
+    docs = articles(result.run.path)
+    plain, _ = run(EXAMPLES, tmp_path / "plain")
+    # every distinct masked sentence went through one shared encode for both languages
+    assert encodes and sum(encodes) == len({s["en"] for d in docs.values() for s in d["segments"]})
+    assert {k: v["translations"] for k, v in docs.items()} == \
+        {k: v["translations"] for k, v in articles(plain.run.path).items()}
+    assert "translate:ko+zh-Hans" in result.manifest["generation"]
+
+
+def test_origin_says_memory_on_reuse(tmp_path):
+    run(EXAMPLES, tmp_path)
+    again, _ = run(EXAMPLES, tmp_path)
+    origins = {o for d in articles(again.run.path).values() for s in d["segments"] for o in s["origin"].values()}
+    assert origins == {"memory"}

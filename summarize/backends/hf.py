@@ -216,6 +216,47 @@ class HFBackend:
             )
         return self._decode(output, plan)
 
+    def generate_multi(
+        self, texts: Sequence[str], target_langs: Sequence[str], settings: GenerationSettings
+    ) -> dict[str, list[str]]:
+        """Encode the batch once and decode it for each target language (multilingual models).
+
+        NLLB/M2M100/mBART-50 encode the source the same way whatever the target (the target is
+        only the forced first decoder token), so the encoder runs once for all languages.
+        """
+        import torch
+
+        plans = {lang: self.lang_plan(lang) for lang in target_langs}
+        if len({(p.prefix, p.src_lang) for p in plans.values()}) != 1 or not texts:
+            return {lang: self.generate_batch(texts, lang, settings) for lang in target_langs}
+        first = plans[target_langs[0]]
+        encoded = self._encode(texts, first, tensors=True)
+        lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        if max(lengths) > self._limit:
+            raise ValueError(
+                f"input longer than {self._limit} tokens for {self.spec.model}; split it first"
+            )
+        max_new = min(max(settings.budget(n) for n in lengths), self._decoder_limit)
+        input_ids = encoded["input_ids"].to(self.device)
+        mask = encoded["attention_mask"].to(self.device)
+        out: dict[str, list[str]] = {}
+        try:
+            with torch.inference_mode():
+                encoder_outputs = self.model.get_encoder()(input_ids=input_ids, attention_mask=mask)
+                for lang, plan in plans.items():
+                    output = self.model.generate(
+                        attention_mask=mask,
+                        encoder_outputs=encoder_outputs,
+                        generation_config=self.generation_config(settings, plan, max_new),
+                    )
+                    out[lang] = self._decode(output, plan)
+        except torch.cuda.OutOfMemoryError:
+            out = {}
+        if not out:
+            torch.cuda.empty_cache()
+            raise OutOfMemory(f"{self.spec.model}: out of device memory on {len(texts)} texts")
+        return out
+
     # ------------------------------------------------------------------ helpers
 
     def generation_config(
