@@ -225,13 +225,16 @@ class Runner:
         fresh: dict[str | None, dict[str, str]] = {lang: {} for lang in langs}
         missing = {lang: list(dict.fromkeys(t for t in texts if key(lang, t) not in cached[lang]))
                    for lang in langs}
+        phase = "segments" if task == "translate" else "summaries"
         for lang in langs:
-            self.counts["segments_reused"] += sum(1 for t in texts if key(lang, t) in cached[lang])
+            hits = sum(1 for t in texts if key(lang, t) in cached[lang])
+            self.counts["segments_reused"] += hits
+            self.progress.advance(phase, hits)
 
         def store(lang: str | None, sources: list[str], outputs: list[str]) -> None:
             fresh[lang].update(zip(sources, outputs, strict=True))
             self.counts["segments_computed"] += len(sources)
-            self.progress.advance("segments", len(sources))
+            self.progress.advance(phase, len(sources))
             if self.memory is not None:
                 self.memory.put_many((key(lang, s), task, lang or "en", model_fp, s, o)
                                      for s, o in zip(sources, outputs, strict=True))
@@ -545,7 +548,8 @@ class Runner:
     def _process(self, run: Run, config_hash: str) -> None:
         cfg = self.cfg
         self._load_models()
-        self.progress.start("articles")
+        total = sum(1 for item in iter_articles(self.opts.input) if isinstance(item, Article))
+        self.progress.start("articles", total)
         t = time.perf_counter()
         for window in windows(iter_articles(self.opts.input), cfg.batch.window_articles):
             self._time("read", time.perf_counter() - t)
@@ -575,7 +579,8 @@ class Runner:
         self._time("summarize", time.perf_counter() - stage)
         self._device_snapshot("summarize")
         self._summary_units(works)
-        self.progress.start("segments", sum(len(w.units) for w in works) * len(self.cfg.languages))
+        self.progress.start("segments", sum(len(w.units) for w in works if w.failure is None)
+                            * len(self.cfg.languages))
         stage = time.perf_counter()
         translated = self._translate(works)
         self._time("translate", time.perf_counter() - stage)
