@@ -1,0 +1,499 @@
+"""CTranslate2 backend: the configured Hugging Face model, converted once and cached.
+
+Inputs are tokenised with the model's own Hugging Face tokenizer and outputs decoded with it,
+so source tokens, language handling and detokenisation are the ones the transformers backend
+uses; only the forward passes run in CTranslate2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from summarize.backends import families
+from summarize.backends.base import OutOfMemory
+from summarize.backends.hashing import content_hash, snapshot_hash
+from summarize.config import BatchSettings, GenerationSettings, ModelSpec
+from summarize.errors import ModelLoadError
+
+# Bump when the conversion itself changes, so caches made by older code are not trusted.
+CONVERTER_SCHEMA = 1
+MARKER = "summarize-ct2.json"
+# Weight formats the PyTorch converter never reads; not worth downloading.
+_IGNORE_ON_DOWNLOAD = ["*.h5", "*.ot", "*.msgpack", "*.onnx", "onnx/*", "*.tflite", "*.mlmodel"]
+
+
+class InputTooLong(ValueError):
+    """A source is longer than the model accepts; callers split it, nothing is truncated."""
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """Where the Hugging Face files are, and what identifies their exact version."""
+
+    path: Path
+    revision: str | None  # hub commit hash; None for a local folder
+    content_hash: str
+
+    @property
+    def version(self) -> str:
+        return self.revision or f"local-{self.content_hash}"
+
+
+# ---------------------------------------------------------------- source and cache
+
+
+def resolve_source(spec: ModelSpec) -> SourceModel:
+    """A local folder (content-hashed) or a hub snapshot (commit hash); downloads only if needed."""
+    local = Path(spec.model).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ModelLoadError(
+                f"model folder {local} has no config.json: it must hold a transformers model "
+                "saved with save_pretrained"
+            )
+        return SourceModel(local.resolve(), None, content_hash(local))
+    if local.exists() or spec.model.startswith(("/", "./", "../", "~")) or spec.model.count("/") > 1:
+        raise ModelLoadError(f"model folder {spec.model} does not exist")
+    path = _snapshot(spec, ignore=[*_IGNORE_ON_DOWNLOAD, "*.bin", "*.pt"])
+    if not any(path.glob("*.safetensors")):  # older repos ship only pytorch_model.bin
+        path = _snapshot(spec, ignore=_IGNORE_ON_DOWNLOAD)
+    return SourceModel(path, path.name, snapshot_hash(path))
+
+
+def _snapshot(spec: ModelSpec, ignore: list[str]) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(
+            spec.model, revision=spec.revision, ignore_patterns=ignore, local_files_only=_offline()
+        ))
+    except Exception as exc:  # hub errors come in many types; all mean "not available"
+        raise ModelLoadError(
+            f"cannot get {spec.model}@{spec.revision or 'main'} from the Hugging Face Hub "
+            f"({type(exc).__name__}: {str(exc)[:300]}); run once with network access to "
+            "download it, or set model: to a local folder"
+        ) from None
+
+
+def _offline() -> bool:
+    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    return any((v or "").strip().upper() in {"1", "ON", "YES", "TRUE"} for v in flags)
+
+
+def cache_root() -> Path:
+    base = os.environ.get("SUMMARIZE_CACHE")
+    root = Path(base).expanduser() if base else Path.home() / ".cache" / "summarize"
+    return root / "ct2"
+
+
+def cache_dir(spec: ModelSpec, source: SourceModel, quantization: str) -> Path:
+    """One folder per (model, exact version, quantization, converter schema)."""
+    name = spec.model.strip("/").replace("/", "--").replace(":", "_")[-80:]
+    key = json.dumps([spec.model, source.version, quantization, CONVERTER_SCHEMA])
+    short = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_root() / f"{name}--{quantization}--{short}"
+
+
+def _marker_ok(folder: Path, expected: dict[str, Any]) -> bool:
+    try:
+        found = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return all(found.get(k) == v for k, v in expected.items())
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Only one process converts a given model at a time; the others wait and reuse it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_converted(spec: ModelSpec, source: SourceModel, quantization: str) -> tuple[Path, bool]:
+    """The converted model folder, converting it first if needed; returns (folder, converted)."""
+    final = cache_dir(spec, source, quantization)
+    expected = {"model": spec.model, "version": source.version, "quantization": quantization,
+                "schema": CONVERTER_SCHEMA}
+    if _marker_ok(final, expected):
+        return final, False
+    with _locked(final.with_name(final.name + ".lock")):
+        if _marker_ok(final, expected):
+            return final, False
+        if final.exists():  # left by a crash before the marker existed: never trusted
+            shutil.rmtree(final)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+        try:
+            convert(source.path, tmp, quantization, model_name=spec.model)
+            marker = {**expected, "source_path": str(source.path), "ctranslate2": _ct2_version()}
+            (tmp / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+            os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return final, True
+
+
+def _ct2_version() -> str:
+    import ctranslate2
+
+    return str(ctranslate2.__version__)
+
+
+# ---------------------------------------------------------------- conversion
+
+
+def convert(source: Path, out: Path, quantization: str, *, model_name: str | None = None) -> None:
+    """Convert a Hugging Face seq2seq folder with CTranslate2's converter, patched for transformers 5."""
+    converter = _patched_converter(str(source))
+    name = model_name or str(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*sacremoses")
+            converter.convert(str(out), quantization=quantization, force=True)
+    except Exception as exc:  # the converter raises bare ValueError/KeyError/AttributeError
+        raise ModelLoadError(
+            f"ctranslate2 {_ct2_version()} cannot convert {name} "
+            f"({converter.architecture or 'unknown architecture'}): {type(exc).__name__}: {exc}. "
+            "Use backend: transformers for this model."
+        ) from None
+
+
+def _patched_converter(path: str) -> Any:
+    """TransformersConverter with the fixes transformers 5 needs (ctranslate2 4.8 predates it).
+
+    - BART/mBART configs no longer carry ``normalize_before``/``normalize_embedding``, which the
+      converter reads: they are filled in with the architectures' fixed values.
+    - M2M100Tokenizer.get_vocab() no longer lists the language tokens, so the converted
+      vocabulary lacked them: they are added back at their ids.
+    - mBART-50 starts decoding from ``decoder_start_token_id``; the converter guesses it from
+      ``config.tokenizer_class``, which locally saved models often do not set; and
+      MBart50Tokenizer has no ``bos_token`` any more, which CT2's config requires.
+    """
+    from ctranslate2.converters import TransformersConverter
+
+    class Converter(TransformersConverter):  # type: ignore[misc]
+        architecture: str | None = None
+
+        def load_model(self, model_class: Any, name: str, **kwargs: Any) -> Any:
+            model = super().load_model(model_class, name, **kwargs)
+            config = model.config
+            self.architecture = type(model).__name__
+            defaults = {"bart": (False, True), "mbart": (True, True)}.get(config.model_type)
+            if defaults is not None:
+                for attr, value in zip(("normalize_before", "normalize_embedding"), defaults, strict=True):
+                    if not hasattr(config, attr):
+                        setattr(config, attr, value)
+            if config.model_type == "mbart":
+                self._mbart_start = config.decoder_start_token_id
+            return model
+
+        def load_tokenizer(self, tokenizer_class: Any, name: str, **kwargs: Any) -> Any:
+            tokenizer = super().load_tokenizer(tokenizer_class, name, **kwargs)
+            self._tokenizer = tokenizer
+            if hasattr(tokenizer, "lang_token_to_id"):
+                return _VocabWithLanguages(tokenizer)
+            return tokenizer
+
+        def _load(self) -> Any:
+            spec = super()._load()
+            tokenizer = self._tokenizer
+            start = getattr(self, "_mbart_start", None)
+            if start is not None:
+                spec.config.decoder_start_token = tokenizer.convert_ids_to_tokens(start)
+            if getattr(spec.config, "bos_token", "") is None:
+                # MBart50Tokenizer (transformers 5) has no bos_token; CT2 needs one.
+                spec.config.bos_token = tokenizer.cls_token or "<s>"
+            return spec
+
+    return Converter(path)
+
+
+class _VocabWithLanguages:
+    """Tokenizer view whose get_vocab() includes M2M100's language tokens."""
+
+    def __init__(self, tokenizer: Any):
+        self._tokenizer = tokenizer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tokenizer, name)
+
+    def get_vocab(self) -> dict[str, int]:
+        vocab = dict(self._tokenizer.get_vocab())
+        for token, idx in self._tokenizer.lang_token_to_id.items():
+            vocab.setdefault(token, idx)
+        return vocab
+
+
+# ---------------------------------------------------------------- the backend
+
+
+def pick_device(device: str) -> tuple[str, int]:
+    """CTranslate2's (device, index) for a config device string."""
+    import ctranslate2
+
+    if device == "auto":
+        return ("cuda", 0) if ctranslate2.get_cuda_device_count() > 0 else ("cpu", 0)
+    if device == "cpu":
+        return "cpu", 0
+    if device == "cuda" or device.startswith("cuda:"):
+        if ctranslate2.get_cuda_device_count() == 0:
+            raise ModelLoadError(f"device {device}: this ctranslate2 build sees no CUDA device")
+        return "cuda", int(device.partition(":")[2] or 0)
+    raise ModelLoadError(f"device {device}: ctranslate2 runs on cpu or cuda only")
+
+
+def pick_quantization(setting: str, device: str, dtype: str) -> tuple[str, str]:
+    """(quantization stored on disk, compute type) for a CT2Settings.quantization value.
+
+    ``auto`` stores int8 weights and computes in int8 on CPU, and in int8 with float16
+    activations (bfloat16 when dtype asks for it) on CUDA: one converted folder serves both.
+    """
+    if setting != "auto":
+        return setting, setting
+    if device == "cpu":
+        return "int8", "int8"
+    return "int8", "int8_bfloat16" if dtype == "bfloat16" else "int8_float16"
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class _ModelFacts:
+    """What the backend needs from the Hugging Face config files, read without torch."""
+
+    family: str
+    max_input: int
+    decoder_limit: int
+    forced_bos_token_id: int | None
+    pad_token: str | None
+
+
+class CT2Backend:
+    """A converted seq2seq model run by ``ctranslate2.Translator``; implements ``base.Backend``."""
+
+    def __init__(
+        self, spec: ModelSpec, translator: Any, tokenizer: Any, facts: _ModelFacts, *,
+        source: SourceModel, model_dir: Path, device: str, quantization: str,
+    ) -> None:
+        self.spec = spec
+        self.translator = translator
+        self.tokenizer = tokenizer
+        self.family = facts.family
+        self.facts = facts
+        self.source = source
+        self.model_dir = model_dir
+        self.device = device
+        self.quantization = quantization
+        # A safety net for direct calls: CT2 itself splits anything bigger into sub-batches.
+        self.max_batch_tokens: int = BatchSettings.model_fields["max_batch_tokens"].default
+        self._plans: dict[str | None, families.LangPlan] = {}
+
+    @classmethod
+    def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> CT2Backend:
+        """Resolve, convert (once, cached) and load ``spec``'s model."""
+        try:
+            import ctranslate2
+        except ImportError:
+            raise ModelLoadError(
+                "backend ctranslate2 needs the ctranslate2 package: pip install 'summarize[ct2]'"
+            ) from None
+        ct2_device, index = pick_device(device)
+        quantization, compute_type = pick_quantization(spec.ct2.quantization, ct2_device, dtype)
+        source = resolve_source(spec)
+        model_dir, _ = ensure_converted(spec, source, quantization)
+        tokenizer = _load_tokenizer(source.path)
+        facts = _model_facts(spec, source.path, tokenizer)
+        try:
+            translator = ctranslate2.Translator(
+                str(model_dir), device=ct2_device, device_index=index, compute_type=compute_type,
+                intra_threads=spec.ct2.intra_threads or _cores(), inter_threads=1,
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise ModelLoadError(f"ctranslate2 cannot load {model_dir}: {exc}") from None
+        return cls(
+            spec, translator, tokenizer, facts, source=source, model_dir=model_dir,
+            device=ct2_device if ct2_device == "cpu" else f"cuda:{index}", quantization=quantization,
+        )
+
+    # ------------------------------------------------------------------ Backend protocol
+
+    def info(self) -> dict[str, Any]:
+        """Manifest entry: the source model's version, and how it was converted and is run."""
+        local = self.source.revision is None
+        return {
+            "model": self.spec.model,
+            "revision": self.spec.revision,
+            "resolved_revision": self.source.revision or "",
+            "local_path": str(self.source.path),
+            "content_hash": self.source.content_hash,
+            "backend": "ctranslate2",
+            "family": self.family,
+            "device": self.device,
+            "dtype": self.translator.compute_type,
+            "compute_type": self.translator.compute_type,
+            "quantization": self.quantization,
+            "converted_path": str(self.model_dir),
+            "source": "local folder" if local else "hub snapshot",
+            "ctranslate2": _ct2_version(),
+            "max_input_tokens": self.facts.max_input,
+        }
+
+    def max_input_tokens(self) -> int:
+        """Longest source in tokens, special tokens and language prefix included."""
+        return self.facts.max_input
+
+    def lang_plan(self, target_lang: str | None) -> families.LangPlan:
+        """How this model is steered to ``target_lang`` (the same plan as the HF backend's)."""
+        if target_lang not in self._plans:
+            self._plans[target_lang] = families.plan(
+                self.family, self.tokenizer, target_lang, model=self.spec.model,
+                lang_codes={str(k): v for k, v in self.spec.lang_codes.items()}, forced_family=self.spec.family != "auto",
+                default_bos_token_id=self.facts.forced_bos_token_id,
+            )
+        return self._plans[target_lang]
+
+    def count_tokens(self, texts: Sequence[str], target_lang: str | None = None) -> list[int]:
+        """Source length of each text exactly as generate_batch encodes it."""
+        return [len(ids) for ids in self._encode(texts, self.lang_plan(target_lang))]
+
+    def source_tokens(self, texts: Sequence[str], target_lang: str | None) -> list[list[str]]:
+        """The token strings handed to CTranslate2: the HF tokenizer's ids, as tokens."""
+        rows = self._encode(texts, self.lang_plan(target_lang))
+        return [self.tokenizer.convert_ids_to_tokens(ids) for ids in rows]
+
+    def target_prefix(self, target_lang: str | None) -> str | None:
+        """The forced first target token (language code, or BART-CNN's ``<s>``), if any."""
+        bos = self.lang_plan(target_lang).forced_bos_token_id
+        return None if bos is None else str(self.tokenizer.convert_ids_to_tokens(bos))
+
+    def generate_batch(
+        self, texts: Sequence[str], target_lang: str | None, settings: GenerationSettings
+    ) -> list[str]:
+        """One translate_batch call; one output per input, in order."""
+        if not texts:
+            return []
+        sources = self.source_tokens(texts, target_lang)
+        limit = self.facts.max_input
+        too_long = [i for i, s in enumerate(sources) if len(s) > limit]
+        if too_long:
+            raise ValueError(
+                f"{len(too_long)} input(s) longer than {limit} tokens for {self.spec.model} "
+                f"(first: #{too_long[0]}, {len(sources[too_long[0]])} tokens); split them first"
+            )
+        prefix = self.target_prefix(target_lang)
+        max_new = min(max(settings.budget(len(s)) for s in sources), self.facts.decoder_limit)
+        try:
+            results = self.translator.translate_batch(
+                sources,
+                target_prefix=[[prefix] for _ in sources] if prefix else None,
+                **self.decoding_options(settings, max_new),
+            )
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
+                raise OutOfMemory(
+                    f"{self.spec.model}: out of device memory on a batch of {len(texts)} texts"
+                ) from exc
+            raise
+        return self._decode([r.hypotheses[0] for r in results], prefix)
+
+    # ------------------------------------------------------------------ helpers
+
+    def decoding_options(self, settings: GenerationSettings, max_new_tokens: int) -> dict[str, Any]:
+        """translate_batch options for one call, mirroring the HF backend's GenerationConfig."""
+        beam = settings.num_beams > 1
+        pad = self.facts.pad_token
+        return {
+            "batch_type": "tokens",
+            "max_batch_size": self.max_batch_tokens,
+            "beam_size": settings.num_beams,
+            "max_decoding_length": max_new_tokens,
+            "min_decoding_length": min(settings.min_new_tokens, max_new_tokens),
+            "length_penalty": settings.length_penalty if beam else 1.0,
+            "no_repeat_ngram_size": settings.no_repeat_ngram_size,
+            "repetition_penalty": settings.repetition_penalty,
+            "suppress_sequences": [[pad]] if pad else None,
+            "max_input_length": 0,  # never truncate: lengths are checked before
+            "return_scores": False,
+        }
+
+    def _encode(self, texts: Sequence[str], plan: families.LangPlan) -> list[list[int]]:
+        if not texts:
+            return []
+        if plan.src_lang is not None and getattr(self.tokenizer, "src_lang", None) != plan.src_lang:
+            self.tokenizer.src_lang = plan.src_lang
+        encoded = self.tokenizer(
+            [plan.prefix + text for text in texts],
+            add_special_tokens=True, padding=False, truncation=False, verbose=False,
+        )
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    def _decode(self, hypotheses: list[list[str]], prefix: str | None) -> list[str]:
+        rows = [h[1:] if prefix and h[:1] == [prefix] else h for h in hypotheses]
+        kwargs: dict[str, Any] = {"skip_special_tokens": True, "clean_up_tokenization_spaces": True}
+        if self.family == "marian":
+            kwargs["use_source_tokenizer"] = False  # decode with the target spm, as HF does
+        ids = [self.tokenizer.convert_tokens_to_ids(row) for row in rows]
+        return [text.strip() for text in self.tokenizer.batch_decode(ids, **kwargs)]
+
+
+def _load_tokenizer(path: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*sacremoses")
+            return AutoTokenizer.from_pretrained(str(path))
+    except Exception as exc:  # any failure to read the files becomes one user-facing message
+        raise ModelLoadError(f"cannot load the tokenizer in {path}: {exc}") from None
+
+
+def _model_facts(spec: ModelSpec, path: Path, tokenizer: Any) -> _ModelFacts:
+    """Family, input limit and special tokens, read the way the HF backend reads them."""
+    from transformers import AutoConfig, GenerationConfig
+
+    config = AutoConfig.from_pretrained(str(path))
+    try:
+        generation = GenerationConfig.from_pretrained(str(path)).to_dict()
+    except OSError:  # no generation_config.json: v5 derives it from config.json
+        generation = GenerationConfig.from_model_config(config).to_dict()
+    family = spec.family if spec.family != "auto" else families.detect_family(tokenizer, config)
+    positions = getattr(config, "max_position_embeddings", None)
+    limits = [positions] if isinstance(positions, int) and positions > 0 else []
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < 100_000:
+        limits.append(tok_max)
+    pad_id = generation.get("pad_token_id", getattr(config, "pad_token_id", None))
+    eos_id = generation.get("eos_token_id", getattr(config, "eos_token_id", None))
+    eos_ids = eos_id if isinstance(eos_id, list) else [eos_id]
+    # Padding is never generated (the HF backend bans it); Marian's pad is not in the CT2 vocab.
+    pad = None
+    if pad_id is not None and pad_id not in eos_ids and family != "marian":
+        pad = str(tokenizer.convert_ids_to_tokens(pad_id))
+    return _ModelFacts(
+        family=family,
+        max_input=spec.max_input_tokens or (min(limits) if limits else 512),
+        decoder_limit=positions - 1 if isinstance(positions, int) and positions > 1 else 100_000,
+        forced_bos_token_id=generation.get("forced_bos_token_id"),
+        pad_token=pad,
+    )
