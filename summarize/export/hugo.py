@@ -26,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .run import SOURCE_LANG, ExportError, ExportReport, RunView, Texts, texts_for, write_text
+from .run import SOURCE_LANG, ExportError, ExportReport, RunView, Texts, iter_texts, write_text
 
 MARKER = "# Written by `summarize export --format hugo`; rewritten on every export."
 SITE_CONFIGS = (
@@ -228,17 +228,11 @@ def export_hugo(view: RunView, to: Path, report: ExportReport) -> None:
     """Write the pages (and, unless `to` is someone else's site, the config and layouts)."""
     langs = view.languages()
     written: set[str] = set()
-    for doc in view.articles():
-        report.articles += 1
-        for lang in langs:
-            texts = texts_for(doc, lang)
-            if texts is None:
-                report.skipped.append(f"{doc['id']} ({lang}): no translation")
-                continue
-            path = page_path(doc["id"], HUGO_LANGS.get(lang, (lang.lower(),))[0])
-            write_text(to / path, page(doc, texts))
-            report.files_written += 1
-            written.add(lang)
+    for doc, lang, texts in iter_texts(view, report):
+        path = page_path(doc["id"], HUGO_LANGS.get(lang, (lang.lower(),))[0])
+        write_text(to / path, page(doc, texts))
+        report.files_written += 1
+        written.add(lang)
     report.languages = tuple(lang for lang in langs if lang in written)
     if not _owns_site(to):
         report.warnings.append(f"{to} has its own Hugo config: wrote content/ only")

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .run import ExportReport, RunView, texts_for, write_text
+from .run import ExportReport, RunView, iter_texts, write_text
 
 NAMESPACE = "articles"
 _I18NEXT_MARKUP = re.compile(r"\{\{.*?\}\}|\$t\(", re.DOTALL)
@@ -32,22 +32,16 @@ def locale_entries(view: RunView, report: ExportReport) -> dict[str, dict[str, A
     """{lang: {article id: {title, summary?, body}}} for every language the run has."""
     langs = view.languages()
     entries: dict[str, dict[str, Any]] = {lang: {} for lang in langs}
-    for doc in view.articles():
-        report.articles += 1
-        for lang in langs:
-            texts = texts_for(doc, lang)
-            if texts is None:
-                report.skipped.append(f"{doc['id']} ({lang}): no translation")
-                continue
-            entry = {"title": texts.title, "body": texts.body}
-            if texts.summary is not None:
-                entry["summary"] = texts.summary
-            if any(_I18NEXT_MARKUP.search(v) for v in entry.values()):
-                report.warnings.append(
-                    f"{doc['id']} ({lang}): text contains i18next markup ({{{{...}}}} or $t()); "
-                    "read it with t(key, {skipInterpolation: true})"
-                )
-            entries[lang][doc["id"]] = entry
+    for doc, lang, texts in iter_texts(view, report):
+        entry = {"title": texts.title, "body": texts.body}
+        if texts.summary is not None:
+            entry["summary"] = texts.summary
+        if any(_I18NEXT_MARKUP.search(v) for v in entry.values()):
+            report.warnings.append(
+                f"{doc['id']} ({lang}): text contains i18next markup ({{{{...}}}} or $t()); "
+                "read it with t(key, {skipInterpolation: true})"
+            )
+        entries[lang][doc["id"]] = entry
     return {lang: e for lang, e in entries.items() if e}
 
 

@@ -199,3 +199,17 @@ def write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def iter_texts(view: RunView, report: ExportReport) -> Iterator[tuple[dict[str, Any], str, Texts]]:
+    """(article, language, texts) for every article and language of the run; articles are
+    counted in ``report`` and a missing translation is listed there as skipped."""
+    langs = view.languages()
+    for doc in view.articles():
+        report.articles += 1
+        for lang in langs:
+            texts = texts_for(doc, lang)
+            if texts is None:
+                report.skipped.append(f"{doc['id']} ({lang}): no translation")
+                continue
+            yield doc, lang, texts
