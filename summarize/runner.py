@@ -308,7 +308,7 @@ class Runner:
             pending[w.article.id] = [" ".join(w.article.paragraphs)]
         for level in range(MAX_REDUCE_LEVELS):
             jobs: list[tuple[str, str]] = []
-            finals: list[str] = []
+            finals: set[str] = set()
             texts_all = [t for ts in pending.values() for t in ts]
             counts = dict(zip(texts_all, backend.count_tokens(texts_all, None), strict=True)) if texts_all else {}
             for aid, texts in pending.items():
@@ -316,7 +316,7 @@ class Runner:
                 n = counts.get(joined) if len(texts) == 1 else backend.count_tokens([joined], None)[0]
                 if n is not None and n <= window:
                     jobs.append((aid, joined))
-                    finals.append(aid)
+                    finals.add(aid)
                     continue
                 sentences = [s for t in texts for s in split_sentences(t)]
                 pieces: list[str] = []
@@ -442,6 +442,9 @@ class Runner:
             seg["origin"] = origin
             doc["segments"].append(seg)
         doc["summary_levels"] = w.summary_levels
+        if not w.summary_en.strip():
+            doc["qa"].append({"segment": "summary", "language": "en", "check": "empty",
+                              "detail": "the summariser returned no text"})
         if errors:
             w.failure = "translation failed: " + "; ".join(errors[:3])
         return doc

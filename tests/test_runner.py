@@ -259,3 +259,20 @@ def test_origin_says_memory_on_reuse(tmp_path):
     again, _ = run(EXAMPLES, tmp_path)
     origins = {o for d in articles(again.run.path).values() for s in d["segments"] for o in s["origin"].values()}
     assert origins == {"memory"}
+
+
+def test_empty_summary_is_flagged_not_silent(tmp_path):
+    loader = FakeLoader()
+
+    def blank_summaries(spec, device="auto", dtype="auto"):
+        be = loader(spec, device, dtype)
+        if spec.model == "fake/sum":
+            be.generate_batch = lambda texts, lang, settings: ["" for _ in texts]
+        return be
+
+    result = run_batch(RunOptions(input=EXAMPLES / "briefs.jsonl", out=tmp_path, config=config()),
+                       loader=blank_summaries)
+    docs = articles(result.run.path)
+    assert docs and all({"segment": "summary", "language": "en", "check": "empty",
+                         "detail": "the summariser returned no text"} in d["qa"] for d in docs.values())
+    assert result.manifest["counts"]["qa_flags"]["empty"] == len(docs)
