@@ -182,7 +182,8 @@ def _tool_generate(job: Job, backend: Any) -> Callable[[list[str]], list[str]]:
 
     def generate(texts: list[str]) -> list[str]:
         result = generate_all(backend, texts, job.target_lang, settings,
-                              max_batch_tokens=batch.max_batch_tokens, max_batch_size=batch.max_batch_size)
+                              max_batch_tokens=batch.max_batch_tokens, max_batch_size=batch.max_batch_size,
+                              max_hypotheses=batch.max_hypotheses)
         outputs = getattr(result, "outputs", None)
         if outputs is None:  # older scheduler: (outputs, stats)
             outputs = result[0]

@@ -84,6 +84,7 @@ class SummarizerSpec(ModelSpec):
 class BatchSettings(_Strict):
     max_batch_tokens: int = Field(6000, ge=16)
     max_batch_size: int = Field(64, ge=1)
+    max_hypotheses: int = Field(128, ge=1)  # sentences x beams per generate() call
     window_articles: int = Field(128, ge=1)
 
 

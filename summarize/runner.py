@@ -240,7 +240,8 @@ class Runner:
                                      for s, o in zip(sources, outputs, strict=True))
 
         batching = {"max_batch_tokens": self.cfg.batch.max_batch_tokens,
-                    "max_batch_size": self.cfg.batch.max_batch_size}
+                    "max_batch_size": self.cfg.batch.max_batch_size,
+                    "max_hypotheses": self.cfg.batch.max_hypotheses}
         failures: dict[str, str] = {}
         named = [lang for lang in langs if lang is not None]
         if len(named) > 1 and len(named) == len(langs) and hasattr(backend, "generate_multi"):

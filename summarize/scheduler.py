@@ -10,6 +10,8 @@ from typing import Any
 from .backends.base import Backend, OutOfMemory
 from .config import GenerationSettings
 
+DEFAULT_MAX_HYPOTHESES = 128
+
 
 @dataclass
 class BatchStats:
@@ -60,6 +62,15 @@ def pack(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int) -> 
     return batches
 
 
+def beam_capped(max_batch_size: int, num_beams: int, max_hypotheses: int) -> int:
+    """Sentences per batch so that beams x sentences stays within ``max_hypotheses``.
+
+    Measured on the opus-mt-en-zh shape (bench/RESULTS.md): greedy is fastest at 64 sentences,
+    beam 4 at 32; the decoder's per-step cost grows with the number of live hypotheses.
+    """
+    return max(1, min(max_batch_size, max_hypotheses // max(1, num_beams)))
+
+
 def generate_all(
     backend: Backend,
     texts: Sequence[str],
@@ -68,6 +79,7 @@ def generate_all(
     *,
     max_batch_tokens: int,
     max_batch_size: int,
+    max_hypotheses: int = DEFAULT_MAX_HYPOTHESES,
     on_batch: Callable[[list[str], list[str]], None] | None = None,
 ) -> Generated:
     """Generate an output for every text, each distinct text once, in input order.
@@ -81,7 +93,7 @@ def generate_all(
         texts,
         lambda unique: backend.count_tokens(unique, target_lang),
         lambda batch: backend.generate_batch(batch, target_lang, settings),
-        max_batch_tokens, max_batch_size, on_batch,
+        max_batch_tokens, beam_capped(max_batch_size, settings.num_beams, max_hypotheses), on_batch,
     )
 
 
@@ -93,6 +105,7 @@ def generate_all_multi(
     *,
     max_batch_tokens: int,
     max_batch_size: int,
+    max_hypotheses: int = DEFAULT_MAX_HYPOTHESES,
     on_batch: Callable[[list[str], list[dict[str, str]]], None] | None = None,
 ) -> Generated:
     """Like generate_all, for several target languages of one multilingual model: each batch is
@@ -106,7 +119,8 @@ def generate_all_multi(
     return _schedule(
         texts,
         lambda unique: backend.count_tokens(unique, target_langs[0]),
-        call, max_batch_tokens, max_batch_size, on_batch,
+        call, max_batch_tokens, beam_capped(max_batch_size, settings.num_beams, max_hypotheses),
+        on_batch,
     )
 
 

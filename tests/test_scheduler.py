@@ -89,3 +89,12 @@ def test_failing_input_is_isolated():
 def test_small_inputs(n):
     gen = generate_all(Recorder(), ["only"] * n, None, S, max_batch_tokens=10, max_batch_size=1)
     assert gen.outputs == ["ONLY"] * n
+
+
+@pytest.mark.parametrize(("beams", "expected"), [(1, 64), (2, 64), (4, 32), (8, 16), (16, 8)])
+def test_beam_search_caps_sentences_per_batch(beams, expected):
+    be = Recorder()
+    texts = [f"s{i}" for i in range(200)]
+    generate_all(be, texts, None, GenerationSettings(num_beams=beams), max_batch_tokens=10**6,
+                 max_batch_size=64, max_hypotheses=128)
+    assert max(len(b) for b in be.batches) == expected
