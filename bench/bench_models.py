@@ -163,22 +163,10 @@ def _marian_tokenizer(shape: Shape, lines: list[str]) -> Any:
         )
 
 
-def _bpe(lines: list[str], specials: list[str], *, byte_level: bool) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+def _bpe(lines: list[str], specials: list[str], *, byte_level: bool) -> tuple[dict[str, int], Any]:
+    from summarize.backends.tiny import train_bpe
 
-    tok = Tokenizer(models.BPE(unk_token=None if byte_level else "<unk>"))
-    if byte_level:
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        alphabet = pre_tokenizers.ByteLevel.alphabet()
-    else:
-        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-        alphabet = []
-    trainer = trainers.BpeTrainer(vocab_size=TOKENIZER_PIECES, special_tokens=specials,
-                                  initial_alphabet=alphabet, show_progress=False)
-    tok.train_from_iterator(lines, trainer)
-    model = json.loads(tok.to_str())["model"]
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    return model["vocab"], merges
+    return train_bpe(lines, TOKENIZER_PIECES, specials, byte_level=byte_level, min_frequency=0)
 
 
 def _nllb_tokenizer(shape: Shape, lines: list[str]) -> Any:

@@ -169,8 +169,11 @@ def _spm_pieces(proto: bytes) -> list[tuple[str, float]]:
     ]
 
 
-def _train_bpe(lines: Iterable[str], vocab_size: int, specials: list[str], *, byte_level: bool):
-    """A BPE vocab and merges trained with the tokenizers library."""
+def train_bpe(
+    lines: Iterable[str], vocab_size: int, specials: list[str], *, byte_level: bool,
+    min_frequency: int = 2,
+) -> tuple[dict[str, int], Any]:
+    """A BPE vocab and merges trained with the tokenizers library (also used by the bench)."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token=None if byte_level else "<unk>"))
@@ -182,7 +185,7 @@ def _train_bpe(lines: Iterable[str], vocab_size: int, specials: list[str], *, by
         alphabet = []
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        min_frequency=2,
+        min_frequency=min_frequency,
         special_tokens=specials,
         initial_alphabet=alphabet,
         show_progress=False,
@@ -273,7 +276,7 @@ def _build_bart(folder: Path) -> None:
     from transformers import BartConfig, BartForConditionalGeneration, BartTokenizer
 
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    vocab, merges = _train_bpe(EN_LINES, 700, specials, byte_level=True)
+    vocab, merges = train_bpe(EN_LINES, 700, specials, byte_level=True)
     tokenizer = BartTokenizer(vocab=vocab, merges=merges, model_max_length=SUMMARIZER_MAX_POSITIONS)
     config = BartConfig(
         vocab_size=len(tokenizer),
@@ -375,7 +378,7 @@ def _build_nllb(folder: Path) -> None:
     from transformers import M2M100ForConditionalGeneration, NllbTokenizer
 
     specials = ["<s>", "<pad>", "</s>", "<unk>"]
-    vocab, merges = _train_bpe(EN_LINES + KO_LINES + ZH_LINES, 600, specials, byte_level=False)
+    vocab, merges = train_bpe(EN_LINES + KO_LINES + ZH_LINES, 600, specials, byte_level=False)
     tokenizer = NllbTokenizer(
         vocab=vocab, merges=merges, src_lang="eng_Latn", model_max_length=TRANSLATOR_MAX_POSITIONS
     )
