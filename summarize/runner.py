@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from . import __version__
 from .backends.base import Backend
 from .config import Config, GenerationSettings, Lang, ModelSpec
-from .errors import SummarizeError
+from .errors import InputError
 from .glossary import Glossary, load_glossary
 from .memory import Memory, fingerprint, unit_key
 from .protect import protect, restore
@@ -456,7 +456,7 @@ class Runner:
         opts = self.opts
         out = OutputDir(opts.out)
         if not opts.input.exists():
-            raise SummarizeError(f"input {opts.input} does not exist")
+            raise InputError(f"input {opts.input} does not exist")
         out.lock()
         try:
             return self._execute(out)

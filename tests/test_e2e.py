@@ -108,8 +108,11 @@ def test_usage_and_config_errors_exit_2(tmp_path):
     bad.write_text("summarizer: {model: x}\ntranslators: {ko: {model: y}, zh-Hans: {model: z}}\nbogus: 1\n")
     proc = cli("run", str(EXAMPLES), "--config", str(bad), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "bogus: unknown key" in proc.stderr and "Traceback" not in proc.stderr
-    proc = cli("run", str(tmp_path / "missing"), "--config", str(bad), "--out", str(tmp_path / "o"))
-    assert proc.returncode == 2
+
+def test_missing_input_exits_2(tiny_models, tmp_path):
+    proc = cli("run", str(tmp_path / "missing"), "--config", str(tiny_models / "config.yaml"),
+               "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_missing_model_is_one_clear_message(tmp_path):
