@@ -23,6 +23,7 @@ from typing import Any
 from summarize.backends import families
 from summarize.backends.base import OutOfMemory
 from summarize.backends.hashing import content_hash, snapshot_hash
+from summarize.backends.sources import hub_offline, local_model_folder
 from summarize.config import BatchSettings, GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError
 
@@ -55,16 +56,9 @@ class SourceModel:
 
 def resolve_source(spec: ModelSpec) -> SourceModel:
     """A local folder (content-hashed) or a hub snapshot (commit hash); downloads only if needed."""
-    local = Path(spec.model).expanduser()
-    if local.is_dir():
-        if not (local / "config.json").is_file():
-            raise ModelLoadError(
-                f"model folder {local} has no config.json: it must hold a transformers model "
-                "saved with save_pretrained"
-            )
-        return SourceModel(local.resolve(), None, content_hash(local))
-    if local.exists() or spec.model.startswith(("/", "./", "../", "~")) or spec.model.count("/") > 1:
-        raise ModelLoadError(f"model folder {spec.model} does not exist")
+    local = local_model_folder(spec)
+    if local is not None:
+        return SourceModel(local, None, content_hash(local))
     path = _snapshot(spec, ignore=[*_IGNORE_ON_DOWNLOAD, "*.bin", "*.pt"])
     if not any(path.glob("*.safetensors")):  # older repos ship only pytorch_model.bin
         path = _snapshot(spec, ignore=_IGNORE_ON_DOWNLOAD)
@@ -76,7 +70,7 @@ def _snapshot(spec: ModelSpec, ignore: list[str]) -> Path:
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(
-            spec.model, revision=spec.revision, ignore_patterns=ignore, local_files_only=_offline()
+            spec.model, revision=spec.revision, ignore_patterns=ignore, local_files_only=hub_offline()
         ))
     except Exception as exc:  # hub errors come in many types; all mean "not available"
         raise ModelLoadError(
@@ -84,11 +78,6 @@ def _snapshot(spec: ModelSpec, ignore: list[str]) -> Path:
             f"({type(exc).__name__}: {str(exc)[:300]}); run once with network access to "
             "download it, or set model: to a local folder"
         ) from None
-
-
-def _offline() -> bool:
-    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
-    return any((v or "").strip().upper() in {"1", "ON", "YES", "TRUE"} for v in flags)
 
 
 def cache_root() -> Path:

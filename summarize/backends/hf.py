@@ -11,7 +11,6 @@ CPU threads are left to torch's defaults (one per core).
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from summarize.backends import families
 from summarize.backends.base import OutOfMemory
 from summarize.backends.hashing import content_hash, snapshot_hash
+from summarize.backends.sources import hub_offline, local_model_folder
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ConfigError, ModelLoadError
 
@@ -321,35 +321,10 @@ class HFBackend:
 # ---------------------------------------------------------------------- module helpers
 
 
-def _offline() -> bool:
-    """HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE, read now rather than at hub import time."""
-    from huggingface_hub import constants
-
-    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
-    return constants.HF_HUB_OFFLINE or any(
-        (v or "").strip().upper() in {"1", "ON", "YES", "TRUE"} for v in flags
-    )
-
-
-def _looks_like_path(model: str) -> bool:
-    return model.startswith(("/", "./", "../", "~", ".\\")) or model.count("/") > 1 or "\\" in model
-
-
 def _resolve_source(spec: ModelSpec) -> _Source:
-    path = Path(spec.model).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ModelLoadError(
-                f"model folder {path} has no config.json: it must hold a transformers model saved "
-                f"with save_pretrained (config.json, weights and tokenizer files)"
-            )
-        return _Source(str(path.resolve()), local_dir=path.resolve())
-    if path.exists() or _looks_like_path(spec.model):
-        what = "is not a folder" if path.exists() else "does not exist"
-        raise ModelLoadError(
-            f"model folder {spec.model} {what}; check the model: path in the config (relative "
-            f"paths start with ./ and are relative to the config file)"
-        )
+    local = local_model_folder(spec)
+    if local is not None:
+        return _Source(str(local), local_dir=local)
     return _resolve_hub(spec)
 
 
@@ -357,7 +332,7 @@ def _resolve_hub(spec: ModelSpec) -> _Source:
     """Pin a hub revision to its commit: one Hub call, or none when offline."""
     from huggingface_hub import constants, resolve_revision, try_to_load_from_cache
 
-    offline = _offline()
+    offline = hub_offline()
     cache_dir = constants.HF_HUB_CACHE  # read now, not at import time
     try:
         resolved = resolve_revision(
