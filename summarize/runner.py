@@ -22,7 +22,7 @@ from .memory import Memory, fingerprint, unit_key
 from .protect import protect, restore
 from .qa import check_segment
 from .readers import iter_articles
-from .records import Article, BadRecord, Part
+from .records import Article, BadRecord, Part, Segment
 from .scheduler import BatchStats, generate_all, generate_all_multi
 from .segment import join_sentences, pack_chunks, split_long, split_sentences
 from .store import OutputDir, Run, utcnow
@@ -76,23 +76,12 @@ class RunResult:
 
 
 @dataclass
-class Unit:
-    """A sentence to translate, with where it goes back."""
-
-    article_id: str
-    part: Part
-    para: int
-    sent: int
-    text: str
-
-
-@dataclass
 class Work:
     """One article on its way through the pipeline."""
 
     article: Article
     input_sha: str
-    units: list[Unit] = field(default_factory=list)
+    units: list[Segment] = field(default_factory=list)
     summary_en: str = ""
     summary_levels: int = 0  # generate() rounds the summary took (1: direct, more: map-reduce)
     failure: str | None = None
@@ -294,7 +283,7 @@ class Runner:
                 key = (w.article.id, part, para)
                 idx = sent_idx.get(key, 0)
                 sent_idx[key] = idx + 1
-                w.units.append(Unit(w.article.id, part, para, idx, piece))
+                w.units.append(Segment(w.article.id, part, para, idx, piece))
 
     def _summarize(self, works: list[Work]) -> None:
         """English summary per article; map-reduce over whole-sentence chunks when too long."""
@@ -370,13 +359,13 @@ class Runner:
                                                    failures, reused[lang])
         return results
 
-    def _finish_units(self, units: list[Unit], lang: str, human: dict[str, str],
+    def _finish_units(self, units: list[Segment], lang: str, human: dict[str, str],
                       masked: dict[str, Any], out_of: dict[str, str | None],
                       failures: dict[str, str], reused: set[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
         """Restore placeholders, apply human translations, run QA."""
         per_unit: dict[tuple[Any, ...], dict[str, Any]] = {}
         for u in units:
-            key = (u.article_id, u.part, u.para, u.sent)
+            key = (u.article_id, u.part, u.para_idx, u.sent_idx)
             if u.text in human:
                 self.counts["segments_human"] += 1
                 text = human[u.text]
@@ -399,7 +388,7 @@ class Runner:
         for w in works:
             if w.failure is None:
                 for i, s in enumerate(split_sentences(w.summary_en)):
-                    w.units.append(Unit(w.article.id, "summary", 0, i, s))
+                    w.units.append(Segment(w.article.id, "summary", 0, i, s))
 
     def _assemble(self, w: Work, translated: dict[str, dict[tuple[Any, ...], dict[str, Any]]],
                   config_hash: str) -> dict[str, Any]:
@@ -420,13 +409,13 @@ class Runner:
             per_unit = translated[lang]
             parts: dict[tuple[str, int], list[str]] = {}
             for u in w.units:
-                r = per_unit[(u.article_id, u.part, u.para, u.sent)]
+                r = per_unit[(u.article_id, u.part, u.para_idx, u.sent_idx)]
                 if r["text"] is None:
-                    errors.append(f"{lang} {u.part}/p{u.para}s{u.sent}: {r['error']}")
+                    errors.append(f"{lang} {u.part}/p{u.para_idx}s{u.sent_idx}: {r['error']}")
                     continue
-                parts.setdefault((u.part, u.para), []).append(r["text"])
+                parts.setdefault((u.part, u.para_idx), []).append(r["text"])
                 for flag in r.get("qa", []):
-                    doc["qa"].append({"segment": f"{u.part}/p{u.para}s{u.sent}", "language": lang,
+                    doc["qa"].append({"segment": f"{u.part}/p{u.para_idx}s{u.sent_idx}", "language": lang,
                                       "check": flag.check, "detail": flag.detail})
             body = "\n\n".join(join_sentences(parts.get(("body", i), []), lang)
                                for i in range(len(a.paragraphs)))
@@ -434,10 +423,10 @@ class Runner:
                 "title": join_sentences(parts.get(("title", 0), []), lang), "body": body}
             doc["summary"][lang] = join_sentences(parts.get(("summary", 0), []), lang)
         for u in w.units:
-            seg: dict[str, Any] = {"part": u.part, "para": u.para, "sent": u.sent, "en": u.text}
+            seg: dict[str, Any] = {"part": u.part, "para": u.para_idx, "sent": u.sent_idx, "en": u.text}
             origin: dict[str, str] = {}
             for lang in self.cfg.languages:
-                r = translated[lang][(u.article_id, u.part, u.para, u.sent)]
+                r = translated[lang][(u.article_id, u.part, u.para_idx, u.sent_idx)]
                 seg[lang] = r["text"]
                 origin[lang] = r["origin"]
             seg["origin"] = origin

@@ -34,10 +34,6 @@ MARKER = "summarize-ct2.json"
 _IGNORE_ON_DOWNLOAD = ["*.h5", "*.ot", "*.msgpack", "*.onnx", "onnx/*", "*.tflite", "*.mlmodel"]
 
 
-class InputTooLong(ValueError):
-    """A source is longer than the model accepts; callers split it, nothing is truncated."""
-
-
 @dataclass(frozen=True)
 class SourceModel:
     """Where the Hugging Face files are, and what identifies their exact version."""
