@@ -73,6 +73,7 @@ def run(
     export: Annotated[ExportFormat | None, typer.Option(help="Also export the finished run.")] = None,
     to: Annotated[Path | None, typer.Option(help="Export destination (with --export).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the closing summary.")] = False,
+    no_check: Annotated[bool, typer.Option("--no-check", help="Skip the model check on first use of a model version.")] = False,
 ) -> None:
     """Summarise and translate a batch of articles into OUT/<run_id>/."""
     from .config import load_config
@@ -89,7 +90,7 @@ def run(
                      "languages": lang or None, "glossary": str(glossary) if glossary else None}
         cfg = load_config(config_path, overrides)
         opts = RunOptions(input=input, out=out, config=cfg, use_cache=not no_cache,
-                          fail_on_qa=fail_on_qa, command=sys.argv)
+                          fail_on_qa=fail_on_qa, command=sys.argv, check_models=not no_check)
     except SummarizeError as exc:
         _fail(exc)
         return
@@ -157,6 +158,49 @@ def models_tiny(
     except SummarizeError as exc:
         _fail(exc)
     typer.echo(f"tiny models written to {directory}; run them with --config {directory / 'config.yaml'}")
+
+
+@models_app.command("check")
+def models_check(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (default: configs/default.yaml).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (overrides the config).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
+) -> None:
+    """Load every model of a profile and score it on a built-in canary; exit 4 if one is broken."""
+    import json
+
+    from .backends import load_backend
+    from .config import load_config
+    from .modelcheck import check_summarizer, check_translator, failure_message, translator_groups
+    from .runner import Models
+
+    try:
+        config_path = config if config is not None else DEFAULT_CONFIG
+        cfg = load_config(config_path, {"device": device})
+        models = Models(cfg, load_backend)
+        verdicts = [check_summarizer(models.get(cfg.summarizer), cfg.summarizer, cfg,
+                                     models.fingerprint(cfg.summarizer))]
+        for spec, langs in translator_groups(cfg):
+            verdicts += check_translator(models.get(spec), spec, langs, cfg, models.fingerprint(spec))
+    except SummarizeError as exc:
+        _fail(exc)
+        return
+    except Exception as exc:
+        _fail(exc)
+        return
+    rows = [v.as_dict() for v in verdicts]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for r in rows:
+            scores = ", ".join(f"{k} {v}" for k, v in r["scores"].items())
+            verdict = "ok" if r["passed"] else "FAIL: " + "; ".join(r["problems"])
+            typer.echo(f"{r['task']:<9} {r['lang']:<8} {r['model']}\n  {scores}\n  sample: "
+                       f"{r['sample'][:100]}\n  {verdict}")
+    failed = [r for r in rows if not r["passed"]]
+    if failed:
+        typer.echo(failure_message(failed), err=True)
+        raise typer.Exit(4)
 
 
 @runs_app.command("list")

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .backends.devices import DEVICE_PATTERN
 from .errors import ConfigError
 
 Lang = Literal["ko", "zh-Hans"]
@@ -37,6 +38,19 @@ class GenerationSettings(_Strict):
     no_repeat_ngram_size: int = Field(0, ge=0)
     repetition_penalty: float = Field(1.0, gt=0)
     early_stopping: bool = True
+    # Sampling (off by default: a batch job should give the same output for the same input).
+    # On, each generate() call restarts from ``seed``, so output depends on batch composition.
+    do_sample: bool = False
+    temperature: float = Field(1.0, gt=0)
+    top_k: int | None = Field(None, ge=1)
+    top_p: float = Field(1.0, gt=0, le=1)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_sampling(self) -> GenerationSettings:
+        if self.do_sample and self.num_beams > 1:
+            raise ValueError("do_sample needs num_beams: 1 (beam sampling is not supported)")
+        return self
 
     def budget(self, source_tokens: int) -> int:
         """Max new tokens for a source of this many tokens."""
@@ -97,6 +111,8 @@ class Config(_Strict):
     batch: BatchSettings = Field(default_factory=BatchSettings)
     cache: bool = True
     glossary: str | dict[str, Any] | None = None
+    # Score each model version on the built-in canary on first use (summarize/modelcheck.py).
+    model_check: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> Config:
@@ -107,9 +123,8 @@ class Config(_Strict):
         missing = [lang for lang in self.languages if lang not in self.translators]
         if missing:
             raise ValueError(f"translators: no model for {', '.join(missing)}")
-        dev = self.device
-        if not (dev in ("auto", "cpu", "cuda", "mps") or dev.startswith("cuda:")):
-            raise ValueError(f"device: {dev!r} is not auto, cpu, cuda, cuda:N or mps")
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"device: {self.device!r} is not auto, cpu, cuda, cuda:N or mps")
         return self
 
     def resolved(self) -> dict[str, Any]:
@@ -118,8 +133,15 @@ class Config(_Strict):
     def hash(self) -> str:
         """Hash of the settings that can change outputs (batching and cache flags excluded)."""
         data = self.resolved()
-        for key in ("batch", "cache", "device"):
+        for key in ("batch", "cache", "device", "model_check"):
             data.pop(key, None)
+        if isinstance(self.glossary, str):
+            # The glossary's content changes outputs, not its path: an edited glossary is a new
+            # config, so a resumed run never mixes old and new glossary forms.
+            try:
+                data["glossary_sha256"] = hashlib.sha256(Path(self.glossary).read_bytes()).hexdigest()
+            except OSError:
+                data["glossary_sha256"] = None  # reported when the glossary is loaded
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
 

@@ -25,6 +25,18 @@ class ModelLoadError(SummarizeError):
     exit_code = 4
 
 
+class GenerationError(SummarizeError):
+    """Generation fails for a reason that is not one input (install, driver, device, bug)."""
+
+    exit_code = 4
+
+
+class ModelCheckError(SummarizeError):
+    """A model's output on the built-in canary is unusable (wrong script, empty, looping...)."""
+
+    exit_code = 4
+
+
 class RunLockedError(SummarizeError):
     """Another run holds the output folder."""
 

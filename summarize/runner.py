@@ -15,10 +15,11 @@ from typing import Any, Protocol
 
 from . import __version__
 from .backends.base import Backend
-from .config import Config, GenerationSettings, Lang, ModelSpec
+from .config import Config, GenerationSettings, ModelSpec
 from .errors import InputError
 from .glossary import Glossary, load_glossary
 from .memory import Memory, fingerprint, unit_key
+from .modelcheck import run_model_checks, translator_groups, warm_up
 from .protect import protect, restore
 from .qa import check_segment
 from .readers import iter_articles
@@ -63,6 +64,7 @@ class RunOptions:
     fail_on_qa: bool = False
     glossary: Glossary | None = None
     command: list[str] = field(default_factory=list)
+    check_models: bool = True  # run the model check on first use of each model version
 
 
 @dataclass
@@ -190,6 +192,7 @@ class Runner:
         self.gen_stats: dict[str, BatchStats] = {}
         self.memory: Memory | None = None
         self.device_stats: dict[str, dict[str, Any]] = {}
+        self.model_checks: list[dict[str, Any]] = []
 
     # -- stage helpers -----------------------------------------------------------------
 
@@ -341,12 +344,7 @@ class Runner:
         results: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
         units = [u for w in works if w.failure is None for u in w.units]
         # Languages served by the same model with the same settings are generated together.
-        groups: dict[Any, list[Lang]] = {}
-        for lang in self.cfg.languages:
-            spec = self.cfg.translators[lang]
-            groups.setdefault((spec.key(), spec.generation, tuple(sorted(spec.lang_codes.items()))), []).append(lang)
-        for langs in groups.values():
-            spec = self.cfg.translators[langs[0]]
+        for spec, langs in translator_groups(self.cfg):
             human = {lang: self.memory.human_many(list({u.text for u in units}), lang) if self.memory else {}
                      for lang in langs}
             masked = {lang: {u.text: protect(u.text, self.glossary, lang) for u in units} for lang in langs}
@@ -454,6 +452,7 @@ class Runner:
 
     def _execute(self, out: OutputDir) -> RunResult:
         opts, cfg = self.opts, self.cfg
+        self.out = out
         config_hash = cfg.hash()
         t0 = time.perf_counter()
         inputs = describe_inputs(opts.input)
@@ -493,6 +492,7 @@ class Runner:
             manifest["finished_at"] = utcnow()
             manifest["models"] = self._model_entries()
             manifest["device_stats"] = self.device_stats
+            manifest["model_checks"] = self.model_checks
             manifest["generation"] = {k: vars(v) for k, v in self.gen_stats.items()}
             run.write_manifest(manifest)
             self.memory.close()
@@ -521,26 +521,42 @@ class Runner:
                           "stage": "read", "reason": bad.reason})
         self.progress.bad_record(bad.describe())
 
-    def _load_models(self) -> None:
-        """Load every model up front and check each can produce its language, before any work."""
+    def _load_models(self, out: OutputDir) -> None:
+        """Load every model, check it can produce its language and generate with the run's
+        settings (warm-up), and run the model check on first use; all before any work."""
         start = time.perf_counter()
         self.models.get(self.cfg.summarizer)
         for lang in self.cfg.languages:
             self.models.get(self.cfg.translators[lang]).count_tokens(["Hello."], lang)
         self._time("load_models", time.perf_counter() - start)
+        start = time.perf_counter()
+        warm_up(self.models.get(self.cfg.summarizer), [None], self.cfg.summarizer.generation)
+        for spec, langs in translator_groups(self.cfg):
+            warm_up(self.models.get(spec), list(langs), spec.generation)
+        self._time("warm_up", time.perf_counter() - start)
+        if self.opts.check_models and self.cfg.model_check:
+            start = time.perf_counter()
+            self.model_checks = run_model_checks(self.cfg, self.models, out.root, self.progress)
+            self._time("model_check", time.perf_counter() - start)
         self._device_snapshot("load_models")
 
     def _device_snapshot(self, stage: str) -> None:
-        """Accelerator memory/utilisation after a stage, where a backend can report it."""
+        """Accelerator memory/utilisation after a stage: one reading per device (the peak is
+        device-wide, so it is read and reset once per device, not once per model)."""
+        by_device: dict[str, list[tuple[str, Backend]]] = {}
         for key, backend in self.models._loaded.items():
-            stats = getattr(backend, "device_stats", None)
-            if stats is not None and (snap := stats()):
-                self.device_stats.setdefault(stage, {})[key[0]] = snap
-                self.progress.log(f"{stage}: {key[0]} {snap}")
+            if getattr(backend, "device_stats", None) is not None:
+                by_device.setdefault(str(backend.info().get("device")), []).append((key[0], backend))
+        for device, entries in by_device.items():
+            snap = entries[0][1].device_stats()  # type: ignore[attr-defined]
+            if snap:
+                snap["models"] = [name for name, _ in entries]
+                self.device_stats.setdefault(stage, {})[device] = snap
+                self.progress.log(f"{stage}: {device} {snap}")
 
     def _process(self, run: Run, config_hash: str) -> None:
         cfg = self.cfg
-        self._load_models()
+        self._load_models(self.out)
         total = sum(1 for item in iter_articles(self.opts.input) if isinstance(item, Article))
         self.progress.start("articles", total)
         t = time.perf_counter()

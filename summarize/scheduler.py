@@ -1,4 +1,12 @@
-"""Length-sorted, token-budget batching over a backend, with de-duplication and failure isolation."""
+"""Length-sorted, token-budget batching over a backend, with de-duplication and failure isolation.
+
+A failing batch is one of three things, and each is handled differently:
+- out of device memory: halved and retried, and later batches are cut to the size that fit;
+- a bad input: the batch is bisected down to it, it alone fails, the rest goes on;
+- a systemic failure (the install, driver or device, or a bug): the run stops with one message.
+  Known device errors are systemic at once; any other error is systemic when a plain
+  one-sentence batch (the canary) fails too, which is asked before bisecting.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backends.base import Backend, OutOfMemory
+from .backends.devices import describe, first_line, is_systemic
 from .config import GenerationSettings
+from .errors import GenerationError
 
 DEFAULT_MAX_HYPOTHESES = 128
+CANARY = "The city council approved a new budget for schools and roads on Monday."
 
 
 @dataclass
@@ -24,6 +35,7 @@ class BatchStats:
     padded_tokens: int = 0
     oom_splits: int = 0
     error_splits: int = 0
+    probes: int = 0  # canary calls made to tell a bad input from a systemic failure
     seconds: float = 0.0
 
     def add(self, other: BatchStats) -> None:
@@ -94,6 +106,7 @@ def generate_all(
         lambda unique: backend.count_tokens(unique, target_lang),
         lambda batch: backend.generate_batch(batch, target_lang, settings),
         max_batch_tokens, beam_capped(max_batch_size, settings.num_beams, max_hypotheses), on_batch,
+        f"{describe(backend)} ({target_lang or 'en'})",
     )
 
 
@@ -109,18 +122,21 @@ def generate_all_multi(
     on_batch: Callable[[list[str], list[dict[str, str]]], None] | None = None,
 ) -> Generated:
     """Like generate_all, for several target languages of one multilingual model: each batch is
-    encoded once (``backend.generate_multi``) and outputs are ``{lang: text}`` per input."""
+    one ``backend.generate_multi`` call for all languages, and outputs are ``{lang: text}`` per
+    input. The call decodes ``len(target_langs)`` rows per sentence, so the hypothesis cap
+    counts them."""
     multi = backend.generate_multi  # type: ignore[attr-defined]
 
     def call(batch: list[str]) -> list[dict[str, str]]:
         per_lang = multi(batch, target_langs, settings)
         return [{lang: per_lang[lang][i] for lang in target_langs} for i in range(len(batch))]
 
+    rows = settings.num_beams * len(target_langs)
     return _schedule(
         texts,
         lambda unique: backend.count_tokens(unique, target_langs[0]),
-        call, max_batch_tokens, beam_capped(max_batch_size, settings.num_beams, max_hypotheses),
-        on_batch,
+        call, max_batch_tokens, beam_capped(max_batch_size, rows, max_hypotheses), on_batch,
+        f"{describe(backend)} ({'+'.join(target_langs)})",
     )
 
 
@@ -131,6 +147,7 @@ def _schedule(
     max_batch_tokens: int,
     max_batch_size: int,
     on_batch: Callable[[list[str], list[Any]], None] | None,
+    what: str = "generation",
 ) -> Generated:
     stats = BatchStats(inputs=len(texts))
     unique = list(dict.fromkeys(texts))
@@ -142,9 +159,34 @@ def _schedule(
     length_of = dict(zip(unique, lengths, strict=True))
     results: dict[str, Any] = {}
     failures: dict[str, str] = {}
-    pending = [[unique[i] for i in b] for b in pack(lengths, max_batch_tokens, max_batch_size)]
+
+    def padded(batch: list[str]) -> int:
+        return len(batch) * max(length_of[t] for t in batch)
+
+    def probe(exc: Exception, size: int) -> None:
+        """Stop the run unless a plain one-sentence batch still works."""
+        stats.probes += 1
+        try:
+            call([CANARY])
+        except OutOfMemory:
+            return  # the device is full right now; that says nothing about the code path
+        except Exception as again:
+            raise GenerationError(
+                f"{what}: generation fails on a plain one-sentence batch too, so this is not "
+                f"about the input: {first_line(again)} (first seen on a batch of "
+                f"{size}: {first_line(exc)})"
+            ) from again
+
+    # Each pending entry: (batch, whether its top-level batch was already probed).
+    pending = [([unique[i] for i in b], False)
+               for b in pack(lengths, max_batch_tokens, max_batch_size)]
+    fits: int | None = None  # padded tokens of the largest batch known to fit after an OOM
     while pending:
-        batch = pending.pop(0)
+        batch, probed = pending.pop(0)
+        if fits is not None and len(batch) > 1 and padded(batch) > fits:
+            per = max(1, fits // max(length_of[t] for t in batch))
+            pending[:0] = [(batch[i:i + per], probed) for i in range(0, len(batch), per)]
+            continue
         try:
             outputs = call(batch)
         except OutOfMemory as exc:
@@ -152,18 +194,30 @@ def _schedule(
                 failures[batch[0]] = f"out of device memory even alone: {exc}"
                 continue
             stats.oom_splits += 1
-            pending[:0] = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+            fits = min(fits or padded(batch), padded(batch) // 2)
+            half = len(batch) // 2
+            pending[:0] = [(batch[:half], probed), (batch[half:], probed)]
             continue
-        except Exception as exc:  # isolate the bad input; the batch's other inputs go on
+        except Exception as exc:
+            if is_systemic(exc):
+                raise GenerationError(f"{what}: {first_line(exc)}") from exc
+            if not probed or len(batch) == 1:
+                probe(exc, len(batch))
+                probed = True
             if len(batch) == 1:
-                failures[batch[0]] = f"{type(exc).__name__}: {exc}"
+                failures[batch[0]] = first_line(exc)
                 continue
             stats.error_splits += 1
-            pending[:0] = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+            half = len(batch) // 2
+            pending[:0] = [(batch[:half], probed), (batch[half:], probed)]
             continue
+        if len(outputs) != len(batch):
+            raise GenerationError(
+                f"{what}: {len(outputs)} outputs for a batch of {len(batch)} inputs (a bug)"
+            )
         stats.batches += 1
         stats.source_tokens += sum(length_of[t] for t in batch)
-        stats.padded_tokens += len(batch) * max(length_of[t] for t in batch)
+        stats.padded_tokens += padded(batch)
         results.update(zip(batch, outputs, strict=True))
         if on_batch is not None:
             on_batch(batch, outputs)

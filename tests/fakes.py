@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from summarize.config import GenerationSettings, ModelSpec
+from summarize.modelcheck import WARM_UP_TEXTS
 
 KEEP = re.compile(r"^[\[\(]?\d[\d.,%]*[\]\)]?[.,;:!?]*$|^\[\d+\]")
 HANGUL = [chr(c) for c in range(0xAC00, 0xAC00 + 400)]
@@ -22,7 +23,8 @@ def fake_word(word: str, lang: str) -> str:
 
 class FakeBackend:
     """Summary = first words of the source; translation = per-word fake Hangul/Han, digits and
-    placeholders copied. ``calls`` logs (target_lang, texts) per generate_batch call."""
+    placeholders copied. ``calls`` logs (target_lang, texts) per generate_batch call, except
+    the runner's warm-up call."""
 
     def __init__(self, spec: ModelSpec, window: int = 512, poison: str | None = None):
         self.spec = spec
@@ -42,7 +44,8 @@ class FakeBackend:
 
     def generate_batch(self, texts: Sequence[str], target_lang: str | None,
                        settings: GenerationSettings) -> list[str]:
-        self.calls.append((target_lang, list(texts)))
+        if tuple(texts) != WARM_UP_TEXTS:
+            self.calls.append((target_lang, list(texts)))
         for t in texts:
             if self.count_tokens([t])[0] > self.window:
                 raise ValueError("input longer than the window")

@@ -250,16 +250,21 @@ def test_info_and_load_backend(tiny_models: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("setting", "device", "dtype", "expected"),
+    ("setting", "device", "dtype", "native", "expected"),
     [
-        ("auto", "cpu", "auto", ("int8", "int8")),
-        ("auto", "cuda", "auto", ("int8", "int8_float16")),
-        ("auto", "cuda", "bfloat16", ("int8", "int8_bfloat16")),
-        ("float16", "cuda", "auto", ("float16", "float16")),
+        ("auto", "cpu", "auto", True, ("int8", "int8")),
+        # dtype auto means what it means for transformers: bf16 where native, else fp16.
+        ("auto", "cuda", "auto", True, ("int8", "int8_bfloat16")),
+        ("auto", "cuda", "auto", False, ("int8", "int8_float16")),
+        ("auto", "cuda", "bfloat16", False, ("int8", "int8_bfloat16")),
+        ("auto", "cuda", "float32", True, ("int8", "int8_float32")),
+        ("float16", "cuda", "auto", True, ("float16", "float16")),
     ],
 )
-def test_quantization_choice(setting: str, device: str, dtype: str, expected: tuple[str, str]) -> None:
-    assert ct2.pick_quantization(setting, device, dtype) == expected
+def test_quantization_choice(
+    setting: str, device: str, dtype: str, native: bool, expected: tuple[str, str]
+) -> None:
+    assert ct2.pick_quantization(setting, device, dtype, native) == expected
 
 
 def test_cpu_fast_config_validates() -> None:

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import families
+from summarize.backends import devices, families
 from summarize.backends.base import OutOfMemory
 from summarize.backends.hashing import content_hash, snapshot_hash
 from summarize.backends.sources import hub_offline, local_model_folder
 from summarize.config import BatchSettings, GenerationSettings, ModelSpec
-from summarize.errors import ModelLoadError
+from summarize.errors import ConfigError, ModelLoadError
 
 # Bump when the conversion itself changes, so caches made by older code are not trusted.
 CONVERTER_SCHEMA = 1
@@ -232,28 +232,34 @@ def pick_device(device: str) -> tuple[str, int]:
     """CTranslate2's (device, index) for a config device string."""
     import ctranslate2
 
-    if device == "auto":
-        return ("cuda", 0) if ctranslate2.get_cuda_device_count() > 0 else ("cpu", 0)
-    if device == "cpu":
-        return "cpu", 0
-    if device == "cuda" or device.startswith("cuda:"):
-        if ctranslate2.get_cuda_device_count() == 0:
-            raise ModelLoadError(f"device {device}: this ctranslate2 build sees no CUDA device")
-        return "cuda", int(device.partition(":")[2] or 0)
-    raise ModelLoadError(f"device {device}: ctranslate2 runs on cpu or cuda only")
+    if devices.parse_device(device)[0] == "mps":
+        raise ConfigError(f"device {device}: ctranslate2 runs on cpu or cuda only")
+    picked = devices.pick_device(device, ctranslate2.get_cuda_device_count())
+    return picked.kind, picked.index
 
 
-def pick_quantization(setting: str, device: str, dtype: str) -> tuple[str, str]:
+def pick_quantization(setting: str, device: str, dtype: str, bf16_native: bool = True) -> tuple[str, str]:
     """(quantization stored on disk, compute type) for a CT2Settings.quantization value.
 
-    ``auto`` stores int8 weights and computes in int8 on CPU, and in int8 with float16
-    activations (bfloat16 when dtype asks for it) on CUDA: one converted folder serves both.
+    ``auto`` stores int8 weights; it computes in int8 on CPU, and on CUDA in int8 with the
+    activations ``dtype: auto`` means for every backend (devices.resolve_dtype): bfloat16
+    where the card has it natively, float16 otherwise. One converted folder serves both.
     """
     if setting != "auto":
         return setting, setting
     if device == "cpu":
         return "int8", "int8"
-    return "int8", "int8_bfloat16" if dtype == "bfloat16" else "int8_float16"
+    activations = devices.resolve_dtype(dtype, "cuda", bf16_native)
+    return "int8", "int8_float32" if activations == "float32" else f"int8_{activations}"
+
+
+def _bf16_native(index: int) -> bool:
+    """bf16 in hardware on the card, asked of torch where it is installed (it always is for the
+    transformers backend; a CT2-only install gets float16, which every CUDA card runs)."""
+    try:
+        return devices.cuda_bf16_native(index)
+    except Exception:  # no torch, or a torch without CUDA next to a CUDA ctranslate2
+        return False
 
 
 def _cores() -> int:
@@ -304,7 +310,10 @@ class CT2Backend:
                 "backend ctranslate2 needs the ctranslate2 package: pip install 'summarize[ct2]'"
             ) from None
         ct2_device, index = pick_device(device)
-        quantization, compute_type = pick_quantization(spec.ct2.quantization, ct2_device, dtype)
+        native = ct2_device == "cuda" and _bf16_native(index)
+        quantization, compute_type = pick_quantization(
+            spec.ct2.quantization, ct2_device, dtype, native
+        )
         source = resolve_source(spec)
         model_dir, _ = ensure_converted(spec, source, quantization)
         tokenizer = _load_tokenizer(source.path)
@@ -388,19 +397,56 @@ class CT2Backend:
             )
         prefix = self.target_prefix(target_lang)
         max_new = min(max(settings.budget(len(s)) for s in sources), self.facts.decoder_limit)
+        results = self._translate(sources, [prefix] * len(sources), settings, max_new)
+        return self._decode([r.hypotheses[0] for r in results], prefix)
+
+    def generate_multi(
+        self, texts: Sequence[str], target_langs: Sequence[str], settings: GenerationSettings
+    ) -> dict[str, list[str]]:
+        """All target languages of a batch in one translate_batch call.
+
+        Each row carries its own language prefix and target prefix. CTranslate2 cannot hand an
+        encoder's output to another call, so the encoder runs once per row and language; the
+        gain is one call (one set of sub-batches) per batch instead of one per language.
+        """
+        if not texts:
+            return {lang: [] for lang in target_langs}
+        rows: list[list[str]] = []
+        prefixes: list[str | None] = []
+        for lang in target_langs:
+            rows.extend(self.source_tokens(texts, lang))
+            prefixes.extend([self.target_prefix(lang)] * len(texts))
+        limit = self.facts.max_input
+        if any(len(r) > limit for r in rows):
+            raise ValueError(f"input longer than {limit} tokens for {self.spec.model}; split it first")
+        max_new = min(max(settings.budget(len(r)) for r in rows), self.facts.decoder_limit)
+        results = self._translate(rows, prefixes, settings, max_new)
+        n = len(texts)
+        out: dict[str, list[str]] = {}
+        for i, lang in enumerate(target_langs):
+            block = results[i * n:(i + 1) * n]
+            out[lang] = self._decode([r.hypotheses[0] for r in block], prefixes[i * n])
+        return out
+
+    def _translate(
+        self, sources: list[list[str]], prefixes: list[str | None], settings: GenerationSettings,
+        max_new: int,
+    ) -> Any:
+        target_prefix = [[p] if p else [] for p in prefixes] if any(prefixes) else None
         try:
-            results = self.translator.translate_batch(
-                sources,
-                target_prefix=[[prefix] for _ in sources] if prefix else None,
-                **self.decoding_options(settings, max_new),
+            if settings.do_sample:
+                import ctranslate2
+
+                ctranslate2.set_random_seed(settings.seed)
+            return self.translator.translate_batch(
+                sources, target_prefix=target_prefix, **self.decoding_options(settings, max_new)
             )
         except RuntimeError as exc:
-            if "out of memory" in str(exc).lower():
-                raise OutOfMemory(
-                    f"{self.spec.model}: out of device memory on a batch of {len(texts)} texts"
-                ) from exc
-            raise
-        return self._decode([r.hypotheses[0] for r in results], prefix)
+            if not devices.is_out_of_memory(exc):
+                raise
+            raise OutOfMemory(
+                f"{self.spec.model}: out of device memory on a batch of {len(sources)} rows"
+            ) from exc
 
     # ------------------------------------------------------------------ helpers
 
@@ -417,6 +463,9 @@ class CT2Backend:
             "length_penalty": settings.length_penalty if beam else 1.0,
             "no_repeat_ngram_size": settings.no_repeat_ngram_size,
             "repetition_penalty": settings.repetition_penalty,
+            "sampling_topk": (settings.top_k or 0) if settings.do_sample else 1,
+            "sampling_topp": settings.top_p if settings.do_sample else 1.0,
+            "sampling_temperature": settings.temperature if settings.do_sample else 1.0,
             "suppress_sequences": [[pad]] if pad else None,
             "max_input_length": 0,  # never truncate: lengths are checked before
             "return_scores": False,

@@ -11,17 +11,18 @@ CPU threads are left to torch's defaults (one per core).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import families
+from summarize.backends import devices, families
 from summarize.backends.base import OutOfMemory
 from summarize.backends.hashing import content_hash, snapshot_hash
 from summarize.backends.sources import hub_offline, local_model_folder
 from summarize.config import GenerationSettings, ModelSpec
-from summarize.errors import ConfigError, ModelLoadError
+from summarize.errors import ModelLoadError
 
 _SANE_MAX_LENGTH = 100_000  # tokenizers without a limit report int(1e30)
 _FALLBACK_MAX_INPUT = 512
@@ -86,6 +87,7 @@ class HFBackend:
         source = _resolve_source(spec)
         torch_device = _pick_device(device)
         torch_dtype = _pick_dtype(dtype, torch_device)
+        placement = _placement(torch_device)
         attempts = source.attempts()
         for attempt, local_only in enumerate(attempts, start=1):
             kwargs = {
@@ -95,12 +97,14 @@ class HFBackend:
             }
             try:
                 tokenizer = AutoTokenizer.from_pretrained(source.name, **kwargs)
-                model = _load_model(source.name, dtype=torch_dtype, **kwargs)
+                model = _load_model(source.name, dtype=torch_dtype, **placement, **kwargs)
                 break
             except Exception as exc:  # any failure to read the files becomes one user message
                 if attempt == len(attempts):
                     raise ModelLoadError(_load_message(spec, source, exc)) from None
-        model.to(torch_device).eval()
+        if not placement:
+            model.to(torch_device)
+        model.eval()
         model_generation = model.generation_config.to_dict()
         model.generation_config = GenerationConfig(
             **_special_token_ids(model_generation, model.config)
@@ -143,20 +147,12 @@ class HFBackend:
         """Longest source in tokens, special tokens and language prefix included."""
         return self._limit
 
-    def device_stats(self) -> dict[str, Any] | None:
-        """Peak CUDA memory since the last call (and utilisation where NVML is available)."""
-        import torch
-
+    def device_stats(self, reset: bool = True) -> dict[str, Any] | None:
+        """Peak CUDA memory of this model's device since the last reset (device-wide: the
+        runner asks one backend per device, so models sharing a card do not reset each other)."""
         if self.device.type != "cuda":
             return None
-        stats: dict[str, Any] = {
-            "max_allocated_mb": round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1),
-            "reserved_mb": round(torch.cuda.memory_reserved(self.device) / 2**20, 1),
-        }
-        with contextlib.suppress(Exception):  # needs pynvml; utilisation is optional
-            stats["utilization_pct"] = torch.cuda.utilization(self.device)
-        torch.cuda.reset_peak_memory_stats(self.device)
-        return stats
+        return cuda_stats(self.device, reset=reset)
 
     def lang_plan(self, target_lang: str | None) -> families.LangPlan:
         """How this model is steered to ``target_lang``; ConfigError if it cannot produce it."""
@@ -198,37 +194,35 @@ class HFBackend:
             )
         max_new = min(max(settings.budget(n) for n in lengths), self._decoder_limit)
         config = self.generation_config(settings, plan, max_new)
-        out_of_memory = False
-        try:
-            with torch.inference_mode():
-                output = self.model.generate(
-                    input_ids=encoded["input_ids"].to(self.device),
-                    attention_mask=encoded["attention_mask"].to(self.device),
-                    generation_config=config,
-                )
-        except torch.cuda.OutOfMemoryError:
-            out_of_memory = True  # free memory outside the handler, once the traceback is gone
-        if out_of_memory:
-            torch.cuda.empty_cache()
-            raise OutOfMemory(
-                f"{self.spec.model}: out of device memory on a batch of {len(texts)} texts "
-                f"(longest {max(lengths)} tokens)"
+        with self._device_errors(len(texts), max(lengths)), torch.inference_mode():
+            self._seed(settings)
+            output = self.model.generate(
+                input_ids=encoded["input_ids"].to(self.device),
+                attention_mask=encoded["attention_mask"].to(self.device),
+                generation_config=config,
             )
         return self._decode(output, plan)
 
     def generate_multi(
         self, texts: Sequence[str], target_langs: Sequence[str], settings: GenerationSettings
     ) -> dict[str, list[str]]:
-        """Encode the batch once and decode it for each target language (multilingual models).
+        """All target languages of a batch in ONE generate() call, the encoder run once.
 
         NLLB/M2M100/mBART-50 encode the source the same way whatever the target (the target is
-        only the forced first decoder token), so the encoder runs once for all languages.
+        only the forced first decoder token). The encoder's states are repeated once per
+        language and each row's first decoder token is forced to its own language, so every
+        decoding setting (greedy, beam search, sampling) sees exactly the rows it would see in
+        one call per language, while transformers expands its inputs for beams only once.
         """
         import torch
 
         plans = {lang: self.lang_plan(lang) for lang in target_langs}
-        if len({(p.prefix, p.src_lang) for p in plans.values()}) != 1 or not texts:
+        shared = len({(p.prefix, p.src_lang) for p in plans.values()}) == 1
+        if not shared or not texts or any(p.forced_bos_token_id is None for p in plans.values()):
             return {lang: self.generate_batch(texts, lang, settings) for lang in target_langs}
+        from transformers import LogitsProcessorList
+        from transformers.modeling_outputs import BaseModelOutput
+
         first = plans[target_langs[0]]
         encoded = self._encode(texts, first, tensors=True)
         lengths = encoded["attention_mask"].sum(dim=1).tolist()
@@ -237,32 +231,61 @@ class HFBackend:
                 f"input longer than {self._limit} tokens for {self.spec.model}; split it first"
             )
         max_new = min(max(settings.budget(n) for n in lengths), self._decoder_limit)
-        input_ids = encoded["input_ids"].to(self.device)
-        mask = encoded["attention_mask"].to(self.device)
-        out: dict[str, list[str]] = {}
+        n, langs = len(texts), list(target_langs)
+        row_targets = [plans[lang].forced_bos_token_id for lang in langs for _ in range(n)]
+        config = self.generation_config(settings, first, max_new, forced_bos=False)
+        with self._device_errors(n * len(langs), max(lengths)), torch.inference_mode():
+            ids = encoded["input_ids"].to(self.device)
+            mask = encoded["attention_mask"].to(self.device)
+            states = self.model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+            self._seed(settings)
+            output = self.model.generate(
+                encoder_outputs=BaseModelOutput(last_hidden_state=states.repeat(len(langs), 1, 1)),
+                attention_mask=mask.repeat(len(langs), 1),
+                generation_config=config,
+                logits_processor=LogitsProcessorList([row_forced_bos(row_targets)]),
+            )
+        decoded = self._decode(output, first)
+        return {lang: decoded[i * n:(i + 1) * n] for i, lang in enumerate(langs)}
+
+    @contextlib.contextmanager
+    def _device_errors(self, rows: int, longest: int) -> Iterator[None]:
+        """Device allocation failures (torch's, cuBLAS's, cuDNN's) become OutOfMemory."""
+        import torch
+
+        out_of_memory = False
         try:
-            with torch.inference_mode():
-                encoder_outputs = self.model.get_encoder()(input_ids=input_ids, attention_mask=mask)
-                for lang, plan in plans.items():
-                    output = self.model.generate(
-                        attention_mask=mask,
-                        encoder_outputs=encoder_outputs,
-                        generation_config=self.generation_config(settings, plan, max_new),
-                    )
-                    out[lang] = self._decode(output, plan)
-        except torch.cuda.OutOfMemoryError:
-            out = {}
-        if not out:
-            torch.cuda.empty_cache()
-            raise OutOfMemory(f"{self.spec.model}: out of device memory on {len(texts)} texts")
-        return out
+            yield
+        except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
+            if not devices.is_out_of_memory(exc):
+                raise
+            out_of_memory = True  # free memory outside the handler, once the traceback is gone
+        if out_of_memory:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise OutOfMemory(
+                f"{self.spec.model}: out of device memory on a batch of {rows} rows "
+                f"(longest {longest} tokens)"
+            )
+
+    @staticmethod
+    def _seed(settings: GenerationSettings) -> None:
+        """Sampling restarts from the configured seed on every call, so a batch is repeatable."""
+        if settings.do_sample:
+            import torch
+
+            torch.manual_seed(settings.seed)
 
     # ------------------------------------------------------------------ helpers
 
     def generation_config(
-        self, settings: GenerationSettings, plan: families.LangPlan, max_new_tokens: int
+        self, settings: GenerationSettings, plan: families.LangPlan, max_new_tokens: int,
+        *, forced_bos: bool = True,
     ) -> Any:
-        """The complete GenerationConfig for one call; nothing comes from the model's own."""
+        """The complete GenerationConfig for one call; nothing comes from the model's own.
+
+        ``forced_bos=False`` leaves the first token to a per-row processor (generate_multi).
+        """
         from transformers import GenerationConfig
 
         beam = settings.num_beams > 1
@@ -271,8 +294,12 @@ class HFBackend:
         # Padding must never be generated: Marian also uses it as the decoder start token (its
         # hub configs list it in bad_words_ids); no seq2seq model should emit it mid-sequence.
         bad_words = [[pad]] if pad is not None and pad not in eos_ids else None
+        sample = settings.do_sample
         return GenerationConfig(
-            do_sample=False,
+            do_sample=sample,
+            temperature=settings.temperature if sample else 1.0,
+            top_k=settings.top_k if sample else None,
+            top_p=settings.top_p if sample else 1.0,
             num_beams=settings.num_beams,
             num_return_sequences=1,
             max_new_tokens=max_new_tokens,
@@ -282,7 +309,7 @@ class HFBackend:
             early_stopping=settings.early_stopping if beam else False,
             no_repeat_ngram_size=settings.no_repeat_ngram_size,
             repetition_penalty=settings.repetition_penalty,
-            forced_bos_token_id=plan.forced_bos_token_id,
+            forced_bos_token_id=plan.forced_bos_token_id if forced_bos else None,
             forced_eos_token_id=None,
             bad_words_ids=bad_words,
             use_cache=True,
@@ -429,21 +456,63 @@ def _special_token_ids(generation: dict[str, Any], config: Any) -> dict[str, Any
 def _pick_device(device: str) -> Any:
     import torch
 
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device} requested but CUDA is not available here")
-    return torch.device(device)
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return torch.device(str(devices.pick_device(device, count, mps)))
 
 
 def _pick_dtype(dtype: str, device: Any) -> Any:
     import torch
 
-    if dtype != "auto":
-        return getattr(torch, dtype)
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
+    native = device.type == "cuda" and devices.cuda_bf16_native(device.index or 0)
+    return getattr(torch, devices.resolve_dtype(dtype, device.type, native))
+
+
+def _placement(device: Any) -> dict[str, Any]:
+    """Load CUDA weights straight onto the card: loading on CPU first needs twice the host RAM."""
+    return {"device_map": str(device)} if device.type == "cuda" else {}
+
+
+def cuda_stats(device: Any, *, reset: bool) -> dict[str, Any]:
+    """Peak and reserved memory of one CUDA device (and utilisation where NVML is there)."""
+    import torch
+
+    stats: dict[str, Any] = {
+        "max_allocated_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1),
+        "reserved_mb": round(torch.cuda.memory_reserved(device) / 2**20, 1),
+    }
+    with contextlib.suppress(Exception):  # needs pynvml; utilisation is optional
+        stats["utilization_pct"] = torch.cuda.utilization(device)
+    if reset:
+        torch.cuda.reset_peak_memory_stats(device)
+    return stats
+
+
+def row_forced_bos(token_ids: Sequence[int]) -> Any:
+    """A logits processor forcing each row's first generated token to its own id.
+
+    transformers' ForcedBOSTokenLogitsProcessor forces one id for the whole batch; this is the
+    same rule per input row. Rows are expanded by generate() (beams, or return sequences) in
+    blocks, so hypothesis ``r`` of an ``expand``-times expanded batch belongs to row
+    ``r // expand``.
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    class RowForcedBOS(LogitsProcessor):  # type: ignore[misc]
+        def __init__(self, ids: Sequence[int]) -> None:
+            self.ids = torch.tensor(list(ids), dtype=torch.long)
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            if input_ids.shape[-1] != 1:
+                return scores
+            expand = scores.shape[0] // len(self.ids)
+            ids = self.ids.to(scores.device).repeat_interleave(expand)
+            forced = torch.full_like(scores, -math.inf)
+            forced[torch.arange(scores.shape[0], device=scores.device), ids] = 0
+            return forced
+
+    return RowForcedBOS(token_ids)
 
 
 def _model_input_limit(config: Any, tokenizer: Any) -> int:
