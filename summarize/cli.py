@@ -314,26 +314,22 @@ def export_cmd(
 def import_cmd(
     xliff: Annotated[Path, typer.Argument(metavar="FILE.xlf", help="A reviewed XLIFF 2.0 file.")],
     out: OutOpt = Path("outputs"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be taken; store nothing.")] = False,
 ) -> None:
-    """Load reviewed translations into OUT's memory; they win over model output from now on."""
-    from .export.xliff import read_xliff
-    from .memory import Memory
-    from .store import OutputDir
+    """Load reviewed translations into OUT's memory; they win over model output from now on.
+
+    Only segments a reviewer changed (or marked reviewed/final) are taken; exit 3 when
+    some were refused.
+    """
+    from .export.review import import_review
 
     try:
-        segments = read_xliff(xliff)
-        od = OutputDir(out)
-        od.lock()
-        try:
-            mem = Memory(od.memory_path)
-            n = mem.put_human((s.source, s.lang, s.target, xliff.name) for s in segments)
-            mem.close()
-        finally:
-            od.unlock()
-    except SummarizeError as exc:
+        report = import_review(xliff, out, dry_run=dry_run)
+    except Exception as exc:  # never a traceback; _fail picks the exit code
         _fail(exc)
         return
-    typer.echo(f"imported {n} reviewed segment(s) from {xliff} into {out}")
+    typer.echo("\n".join(report.lines()))
+    raise typer.Exit(EXIT_PARTIAL if report.refused_count else EXIT_OK)
 
 
 def main() -> None:

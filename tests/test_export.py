@@ -186,6 +186,52 @@ def test_a_language_the_run_lacks_is_skipped(
         assert "zh-hans" not in tomllib.loads((out / "hugo.toml").read_text())["languages"]
 
 
+HOSTILE_LANGS = ["../../escaped", "/tmp/abs", "fr", "ko/../../escaped", "..", "KO"]
+
+
+@pytest.mark.parametrize("fmt", ["hugo", "i18next", "xliff"])
+def test_language_keys_outside_the_run_languages_never_become_paths(
+    tmp_path: Path, fmt: Any
+) -> None:
+    baseline = tmp_path / "baseline"
+    export_run(FIXTURE, fmt, baseline)
+    run = Path(shutil.copytree(FIXTURE, tmp_path / "deep" / "er" / "run"))
+    doc = article(run, "brief")
+    for key in HOSTILE_LANGS:
+        doc["translations"][key] = {"title": "pwned", "body": "pwned"}
+        doc["summary"][key] = "pwned"
+        for seg in doc["segments"]:
+            seg[key] = "pwned"
+    save_article(run, doc)
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    manifest["config"]["languages"] += ["../../escaped"]
+    (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    before = {p for p in tmp_path.rglob("*")}
+
+    out = tmp_path / "deep" / "er" / "export"
+    report = export_run(run, fmt, out)
+
+    assert all_files(out) == all_files(baseline)  # the hostile keys changed nothing written
+    created = {p for p in tmp_path.rglob("*")} - before
+    assert all(p == out or out in p.parents for p in created), sorted(created)
+    assert not (tmp_path / "escaped").exists() and not Path("/tmp/abs").exists()
+    assert report.languages in (("en", "ko", "zh-Hans"), ("ko", "zh-Hans"))
+    for key in HOSTILE_LANGS:
+        assert any(f"brief: language key {key!r} is not one of" in w for w in report.warnings)
+    assert any("manifest languages '../../escaped'" in w for w in report.warnings)
+
+
+def test_only_the_manifest_languages_are_exported(run_dir: Path, tmp_path: Path) -> None:
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["config"]["languages"] = ["ko"]
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    report = export_run(run_dir, "i18next", tmp_path / "web")
+    assert report.languages == ("en", "ko")
+    assert not (tmp_path / "web" / "locales" / "zh-Hans").exists()
+    assert any("language key 'zh-Hans' is not one of the run's languages (ko)" in w
+               for w in report.warnings)
+
+
 def test_one_untranslated_article_is_reported_not_fatal(run_dir: Path, tmp_path: Path) -> None:
     doc = article(run_dir, "brief")
     del doc["translations"]["ko"]
@@ -487,17 +533,34 @@ STRUCTURE = {  # element -> the children XLIFF 2.0 core allows it (of those we u
 NMTOKEN = re.compile(r"[\w.:-]+\Z")
 
 
+SUM_NS = "urn:x-summarize:xliff:1"
+SEGMENT_ATTRS = {"id", "canResegment", "state", "subState"}  # the schema allows no others
+
+
 def check_xliff_structure(root: etree._Element) -> None:
-    """A structural check against XLIFF 2.0 core (no XSD is available offline)."""
+    """A structural check against XLIFF 2.0 core (no XSD is available offline).
+
+    Elements of other namespaces are allowed only where the core schema has an extension
+    point that we use: first in a <unit>, before its <notes> and segments.
+    """
     assert root.tag == X + "xliff"
     assert root.get("version") == "2.0"
     file_ids = [f.get("id") for f in root]
     assert len(file_ids) == len(set(file_ids))
     for el in root.iter(etree.Element):
         name = etree.QName(el).localname
+        if etree.QName(el).namespace == SUM_NS:
+            parent = el.getparent()
+            if etree.QName(parent).namespace == NS:
+                assert etree.QName(parent).localname == "unit", parent.tag
+                before = list(parent)[: parent.index(el)]
+                assert all(etree.QName(c).namespace != NS for c in before)
+            continue
         assert etree.QName(el).namespace == NS, el.tag
+        if name == "segment":
+            assert set(el.attrib) <= SEGMENT_ATTRS, el.attrib
         if name in STRUCTURE:
-            kids = [etree.QName(c).localname for c in el]
+            kids = [etree.QName(c).localname for c in el if etree.QName(c).namespace == NS]
             assert set(kids) <= set(STRUCTURE[name]), (name, kids)
             order = [STRUCTURE[name].index(k) for k in kids]
             assert order == sorted(order), (name, kids)

@@ -27,6 +27,7 @@ def cfg() -> Config:
         "summarizer": {"model": "fake/sum"},
         "translators": {"ko": {"model": "fake/multi"}, "zh-Hans": {"model": "fake/multi"}},
         "glossary": GLOSSARY,
+        "model_check": False,  # fake output fails the canary check by design
     })
 
 
@@ -87,11 +88,14 @@ def test_reviewed_xliff_wins_on_next_run_and_is_counted(finished, tmp_path):
     tree.write(str(path), xml_declaration=True, encoding="utf-8")
     result = CliRunner().invoke(app, ["import", str(path), "--out", str(out)])
     assert result.exit_code == 0, result.output
+    assert "taken    1 segment(s)" in result.stdout
+    untouched = CliRunner().invoke(app, ["import", str(xlf_dir / "zh-Hans.xlf"), "--out", str(out)])
+    assert untouched.exit_code == 0 and "taken    0 segment(s)" in untouched.stdout
     second = run(out)
-    assert second.manifest["counts"]["segments_human"] >= 1
     hits = [s for p in (second.run.path / "articles").rglob("*.json")
             for s in json.loads(p.read_text())["segments"] if s["en"] == source]
     assert hits and all(s["ko"] == "검토자가 고친 문장입니다." and s["origin"]["ko"] == "human" for s in hits)
+    assert second.manifest["counts"]["segments_human"] == len(hits)  # that sentence, nothing else
     assert all(s["origin"]["zh-Hans"] == "memory" for s in hits)  # other language untouched
 
 

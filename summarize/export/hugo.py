@@ -151,7 +151,7 @@ def site_config(langs: tuple[str, ...]) -> str:
         'disableKinds = ["taxonomy", "term"]',
     ]
     for weight, lang in enumerate(langs, start=1):
-        key, name = HUGO_LANGS.get(lang, (lang.lower(), lang))
+        key, name = HUGO_LANGS[lang]
         lines += [
             "",
             f"[languages.{key}]",
@@ -229,7 +229,7 @@ def export_hugo(view: RunView, to: Path, report: ExportReport) -> None:
     langs = view.languages()
     written: set[str] = set()
     for doc, lang, texts in iter_texts(view, report):
-        path = page_path(doc["id"], HUGO_LANGS.get(lang, (lang.lower(),))[0])
+        path = page_path(doc["id"], HUGO_LANGS[lang][0])  # lang is validated: see iter_texts
         write_text(to / path, page(doc, texts))
         report.files_written += 1
         written.add(lang)

@@ -14,6 +14,9 @@ from summarize.errors import SummarizeError
 
 SOURCE_LANG = "en"
 KNOWN_LANGS = ("en", "ko", "zh-Hans")
+# The only target languages a run can have (config.LANGUAGES); anything else found in a run
+# folder is never used, least of all in a file path.
+TARGET_LANGS = ("ko", "zh-Hans")
 PARTS = ("title", "summary", "body")
 _TMP_PREFIX = ".tmp-"  # the store's in-flight files; never part of a run
 _LATEST = "latest"
@@ -103,11 +106,40 @@ class RunView:
         for article_id in self.article_ids():
             yield self._load(article_id)
 
-    def languages(self) -> tuple[str, ...]:
-        """Every language some article has a title/body for: the source and the translations."""
+    def configured_languages(self, report: ExportReport | None = None) -> tuple[str, ...]:
+        """The run's target languages from its manifest, limited to TARGET_LANGS.
+
+        A manifest without `config.languages` (an older run) allows every TARGET_LANGS entry.
+        """
+        configured = (self.manifest.get("config") or {}).get("languages")
+        if not isinstance(configured, list):
+            return TARGET_LANGS
+        bad = [lang for lang in configured if lang not in TARGET_LANGS]
+        if bad and report is not None:
+            report.warnings.append(
+                f"manifest languages {', '.join(map(repr, bad))} are not among "
+                f"{', '.join(TARGET_LANGS)}: ignored"
+            )
+        return tuple(lang for lang in TARGET_LANGS if lang in configured)
+
+    def languages(self, report: ExportReport | None = None) -> tuple[str, ...]:
+        """The source and every configured language some article has a title/body for.
+
+        A translation under any other key is never exported; with a report, each such key
+        is named in its warnings.
+        """
+        allowed = self.configured_languages(report)
         found = {SOURCE_LANG}
         for doc in self.articles():
-            found.update(lang for lang in (doc.get("translations") or {}) if texts_for(doc, lang))
+            for lang in doc.get("translations") or {}:
+                if lang not in allowed:
+                    if report is not None:
+                        report.warnings.append(
+                            f"{doc['id']}: language key {lang!r} is not one of the run's "
+                            f"languages ({', '.join(allowed)}): skipped"
+                        )
+                elif texts_for(doc, lang):
+                    found.add(lang)
         return lang_order(found)
 
     def _load(self, article_id: str) -> dict[str, Any]:
@@ -204,7 +236,7 @@ def write_text(path: Path, text: str) -> None:
 def iter_texts(view: RunView, report: ExportReport) -> Iterator[tuple[dict[str, Any], str, Texts]]:
     """(article, language, texts) for every article and language of the run; articles are
     counted in ``report`` and a missing translation is listed there as skipped."""
-    langs = view.languages()
+    langs = view.languages(report)
     for doc in view.articles():
         report.articles += 1
         for lang in langs:

@@ -15,11 +15,27 @@ p<paragraph>s<sentence>, the same as the `segment` field of QA items
 a human), "initial" where a QA check flagged the segment, with the QA detail in
 a <note>, or where there is no translation. subState says where the translation
 came from. Characters XML 1.0 cannot hold are written as <cp hex="…"/>.
+
+What was exported is recorded in the file, in summarize's own namespace (XLIFF 2.0
+allows extension attributes on <xliff> and extension elements first in a <unit>,
+but nothing of the kind on <segment>):
+
+    <xliff … sum:run="<run id>" sum:trgLang="ko">
+      <unit id="body">
+        <sum:exported lang="ko">
+          <sum:segment id="p3s1" state="translated" source="<digest>" target="<digest>"/>
+
+so `summarize import` can tell an edited target (or a newly reviewed state) from
+one that merely went through a review tool. A digest is the first 32 hex digits
+of the SHA-256 of the stripped, NFC-normalised text; there is no `target` digest
+where nothing was exported.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +43,51 @@ from typing import Any
 
 from lxml import etree
 
-from .run import PARTS, SOURCE_LANG, ExportError, ExportReport, RunView, write_text
+from .run import (
+    PARTS,
+    SOURCE_LANG,
+    TARGET_LANGS,
+    ExportError,
+    ExportReport,
+    RunView,
+    write_text,
+)
 
 NS = "urn:oasis:names:tc:xliff:document:2.0"
+SUM_NS = "urn:x-summarize:xliff:1"  # summarize's extension data (see the module docstring)
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 STATES = ("initial", "translated", "reviewed", "final")
+HUMAN_STATES = ("reviewed", "final")
 VERSIONS = ("2.0", "2.1")  # 2.1 keeps the 2.0 core namespace
 
 _SEGMENT_ID = re.compile(r"p(\d+)s(\d+)\Z")
+_DIGEST = re.compile(r"[0-9a-f]{32}\Z")
+_HEX = re.compile(r"[0-9A-Fa-f]{1,6}\Z")
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_STRUCTURAL = {f"{{{NS}}}{name}" for name in ("xliff", "file", "unit", "segment", "notes")}
+_STRUCTURAL = {f"{{{NS}}}{name}" for name in ("xliff", "file", "unit", "segment", "notes")} | {
+    f"{{{SUM_NS}}}exported"
+}
 
 
 def q(name: str) -> str:
     """The qualified XLIFF 2.0 name of an element."""
     return f"{{{NS}}}{name}"
+
+
+def s_(name: str) -> str:
+    """The qualified name of one of summarize's extension elements or attributes."""
+    return f"{{{SUM_NS}}}{name}"
+
+
+def digest(text: str) -> str:
+    """What the export records of a text: compared, never shown."""
+    norm = unicodedata.normalize("NFC", text.strip())
+    return hashlib.sha256(norm.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def xml_safe(text: str) -> str:
+    """`text` for an attribute value: characters XML cannot hold become U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def segment_id(para: int, sent: int) -> str:
@@ -53,8 +99,17 @@ def file_id(article_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class Exported:
+    """What the export wrote for one segment: its state and the digests of its texts."""
+
+    state: str
+    source: str
+    target: str | None  # None: the segment was exported without a target
+
+
+@dataclass(frozen=True)
 class ReviewedSegment:
-    """One translated sentence read back from a (possibly human-edited) XLIFF file."""
+    """One sentence read back from a (possibly human-edited) XLIFF file."""
 
     article_id: str
     part: str
@@ -62,8 +117,24 @@ class ReviewedSegment:
     sent: int
     lang: str
     source: str
-    target: str
+    target: str  # "" when the segment has no (or an empty) target
     state: str
+    exported: Exported | None = None  # None when the file lost (or never had) the record
+
+    @property
+    def ref(self) -> str:
+        """`article part/segment`, as import reports name it."""
+        return f"{self.article_id} {self.part}/{segment_id(self.para, self.sent)}"
+
+
+@dataclass(frozen=True)
+class ReviewFile:
+    """A reviewed XLIFF file: its language, the run it says it came from, its segments."""
+
+    path: Path
+    lang: str
+    run_id: str | None  # sum:run, unchecked: never use it to build a path
+    segments: list[ReviewedSegment]
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -110,9 +181,24 @@ def _qa_by_unit(doc: dict[str, Any], lang: str) -> dict[str, dict[str, list[dict
 
 
 def _note(ref: str, item: dict[str, Any]) -> tuple[str, str]:
-    check = str(item.get("check") or "qa")
+    check = xml_safe(str(item.get("check") or "qa"))
     detail = str(item.get("detail") or check)
     return f"qa:{check}", f"{ref}: {detail}" if ref else detail
+
+
+def exported_state(seg: dict[str, Any], lang: str, flagged: bool) -> tuple[str, str | None]:
+    """(state, origin) a segment is exported with; origin is None when it has no target.
+
+    "reviewed" where a human's translation is in place, "translated" for a model's,
+    "initial" where QA flagged the segment or there is no translation.
+    """
+    target = seg.get(lang)
+    if not (isinstance(target, str) and target.strip()):
+        return "initial", None
+    origin = str((seg.get("origin") or {}).get(lang) or "model")
+    if flagged:
+        return "initial", origin
+    return ("reviewed" if origin == "human" else "translated"), origin
 
 
 def _unit(
@@ -123,18 +209,20 @@ def _unit(
     qa: dict[str, list[dict[str, Any]]],
 ) -> None:
     unit = etree.SubElement(file_el, q("unit"), id=part)
+    record = etree.SubElement(unit, s_("exported"), lang=lang)  # extensions come first
     _add_notes(unit, [_note(sid, item) for sid in sorted(qa) for item in qa[sid]])
     for seg in segments:
         sid = segment_id(seg["para"], seg["sent"])
-        target = seg.get(lang)
-        el = etree.SubElement(unit, q("segment"), id=sid, state="initial")
-        _text_el(el, "source", str(seg.get(SOURCE_LANG, "")))
-        if isinstance(target, str) and target.strip():
-            origin = str((seg.get("origin") or {}).get(lang) or "model")
-            if not qa.get(sid):
-                el.set("state", "reviewed" if origin == "human" else "translated")
-            el.set("subState", f"summarize:{origin}")
+        source = str(seg.get(SOURCE_LANG, ""))
+        state, origin = exported_state(seg, lang, bool(qa.get(sid)))
+        el = etree.SubElement(unit, q("segment"), id=sid, state=state)
+        _text_el(el, "source", source)
+        rec = etree.SubElement(record, s_("segment"), id=sid, state=state, source=digest(source))
+        if origin is not None:
+            target = str(seg[lang])
+            el.set("subState", f"summarize:{xml_safe(origin)}")
             _text_el(el, "target", target)
+            rec.set("target", digest(target))
 
 
 def _sorted_segments(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -184,8 +272,14 @@ def _indent(el: etree._Element, level: int = 0) -> None:
 def xliff_document(view: RunView, lang: str, report: ExportReport) -> str | None:
     """The whole <lang>.xlf document; None when no article has segments."""
     root = etree.Element(
-        q("xliff"), nsmap={None: NS}, version="2.0", srcLang=SOURCE_LANG, trgLang=lang
+        q("xliff"),
+        nsmap={None: NS, "sum": SUM_NS},
+        version="2.0",
+        srcLang=SOURCE_LANG,
+        trgLang=lang,
     )
+    root.set(s_("run"), xml_safe(view.run_id))
+    root.set(s_("trgLang"), lang)
     for doc in view.articles():
         file_el = article_file(doc, lang)
         if file_el is None:
@@ -204,7 +298,7 @@ def export_xliff(view: RunView, to: Path, report: ExportReport) -> None:
     """Write one XLIFF 2.0 file per target language the run has."""
     report.articles = len(view.article_ids())
     written = []
-    for lang in view.languages():
+    for lang in view.languages(report):
         if lang == SOURCE_LANG:
             continue
         data = xliff_document(view, lang, report)
@@ -231,17 +325,29 @@ class _Where:
         return ExportError(f"{self.path}{line}: {where + ': ' if where else ''}{problem}")
 
 
+def _code_point(el: etree._Element, fail: Any) -> str:
+    """The character of a <cp hex="…"/>; anything but a Unicode scalar value is refused."""
+    raw = el.get("hex", "")
+    if not _HEX.match(raw):
+        raise fail(el, f"<cp hex={raw!r}>: not a hexadecimal code point")
+    value = int(raw, 16)
+    if value > 0x10FFFF:
+        raise fail(el, f"<cp hex={raw!r}>: beyond U+10FFFF, the last Unicode code point")
+    if 0xD800 <= value <= 0xDFFF:
+        raise fail(el, f"<cp hex={raw!r}>: a surrogate code point is not a character")
+    return chr(value)
+
+
 def _inline_text(el: etree._Element, fail: Any) -> str:
     """The text of <source>/<target>: <cp> decoded, <mrk>/<pc> unwrapped, <sm>/<em> dropped."""
     out = [el.text or ""]
     for child in el:
+        if isinstance(child, etree._Entity):
+            raise fail(el, f"entity reference &{child.name}; is not allowed")
         if not isinstance(child.tag, str):  # comments, processing instructions
             pass
         elif child.tag == q("cp"):
-            try:
-                out.append(chr(int(child.get("hex", ""), 16)))
-            except ValueError:
-                raise fail(child, f"bad <cp hex={child.get('hex')!r}>") from None
+            out.append(_code_point(child, fail))
         elif child.tag in (q("mrk"), q("pc")):
             out.append(_inline_text(child, fail))
         elif child.tag not in (q("sm"), q("em")):
@@ -250,23 +356,87 @@ def _inline_text(el: etree._Element, fail: Any) -> str:
     return "".join(out)
 
 
+def _has_doctype(data: bytes) -> bool:
+    """A DOCTYPE in the raw bytes, in the encodings an XML file may start with."""
+    return any(
+        "<!DOCTYPE".encode(enc) in data for enc in ("utf-8", "utf-16-le", "utf-16-be")
+    )
+
+
 def _parse(path: Path) -> etree._Element:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    """Parse without DTDs, entities or network access; a DOCTYPE is refused outright."""
     try:
-        root = etree.parse(str(path), parser).getroot()
+        data = path.read_bytes()
     except OSError as exc:
         raise ExportError(f"cannot read {path}: {exc}") from None
+    refused = f"{path}: has a DOCTYPE; reviewed XLIFF files with a DTD or entities are refused"
+    if _has_doctype(data):
+        raise ExportError(refused)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        tree = etree.fromstring(data, parser, base_url=str(path)).getroottree()
     except etree.XMLSyntaxError as exc:
         raise ExportError(f"{path}: not well-formed XML: {exc}") from None
+    except (etree.LxmlError, ValueError) as exc:
+        raise ExportError(f"{path}: cannot be parsed as XML: {exc}") from None
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise ExportError(refused)  # a DOCTYPE in an encoding the byte check does not know
+    root = tree.getroot()
     if root.tag != q("xliff"):
         raise ExportError(f"{path}: root element is {root.tag!r}, not <xliff> in namespace {NS}")
     if root.get("version") not in VERSIONS:
         raise ExportError(f"{path}: XLIFF version {root.get('version')!r} is not 2.0/2.1")
     if root.get("srcLang") != SOURCE_LANG:
         raise ExportError(f"{path}: srcLang is {root.get('srcLang')!r}, expected {SOURCE_LANG!r}")
-    if not root.get("trgLang"):
+    lang = root.get("trgLang")
+    if not lang:
         raise ExportError(f"{path}: <xliff> has no trgLang")
+    if lang not in TARGET_LANGS:
+        raise ExportError(
+            f"{path}: trgLang {lang!r} is not a language summarize translates into "
+            f"({', '.join(TARGET_LANGS)})"
+        )
+    exported_for = root.get(s_("trgLang"))
+    if exported_for is not None and exported_for != lang:
+        raise ExportError(
+            f"{path}: trgLang is {lang!r} but the file was exported for {exported_for!r}"
+        )
     return root
+
+
+def _read_records(
+    unit: etree._Element, lang: str, where: _Where, ids: dict[str, str]
+) -> dict[str, Exported] | None:
+    """The unit's <sum:exported> record by segment id; None when the unit has none."""
+    found = unit.findall(s_("exported"))
+    if not found:
+        return None
+    if len(found) > 1:
+        raise where.error(found[1], "more than one <sum:exported> record", **ids)
+    record = found[0]
+    if record.get("lang") != lang:
+        raise where.error(
+            record,
+            f"the file was exported for {record.get('lang')!r}, but its trgLang is {lang!r}",
+            **ids,
+        )
+    out: dict[str, Exported] = {}
+    for rec in record.iter(s_("segment")):
+        sid, state = rec.get("id") or "", rec.get("state") or ""
+        source, target = rec.get("source") or "", rec.get("target")
+        ok = (
+            _SEGMENT_ID.match(sid)
+            and state in STATES
+            and _DIGEST.match(source)
+            and (target is None or _DIGEST.match(target))
+            and sid not in out
+        )
+        if not ok:
+            raise where.error(rec, "malformed or repeated <sum:segment> export record", **ids)
+        out[sid] = Exported(state, source, target)
+    return out
 
 
 def _read_segment(
@@ -275,7 +445,8 @@ def _read_segment(
     lang: str,
     where: _Where,
     seen: set[tuple[str, str, str]],
-) -> ReviewedSegment | None:
+    records: dict[str, Exported] | None,
+) -> ReviewedSegment:
     sid = seg.get("id")
     ids = {**ids, "segment": sid or ""}
 
@@ -296,8 +467,6 @@ def _read_segment(
     if source_el is None:
         raise fail(seg, "segment has no <source>")
     target = _inline_text(target_el, fail).strip() if target_el is not None else ""
-    if not target:
-        return None
     return ReviewedSegment(
         article_id=ids["article"],
         part=ids["unit"],
@@ -307,14 +476,16 @@ def _read_segment(
         source=_inline_text(source_el, fail).strip(),
         target=target,
         state=state,
+        exported=(records or {}).get(sid or ""),
     )
 
 
-def read_xliff(path: Path) -> list[ReviewedSegment]:
-    """The segments of a reviewed XLIFF 2.0 file that have a non-empty target, in file order.
+def read_review(path: Path) -> ReviewFile:
+    """Every segment of a reviewed XLIFF 2.0 file, in file order, with its export record.
 
-    Source and target are returned with surrounding whitespace stripped. Malformed
-    input raises ExportError naming the file, the article, the unit and the line.
+    Source and target are returned with surrounding whitespace stripped. Malformed or
+    hostile input (a DOCTYPE, an entity, an invalid <cp>, a trgLang that is not a target
+    language) raises ExportError naming the file, the article, the unit and the line.
     """
     path = Path(path)
     where = _Where(path)
@@ -328,15 +499,15 @@ def read_xliff(path: Path) -> list[ReviewedSegment]:
             raise where.error(file_el, "<file> has neither an original nor an id")
         for unit in file_el.iter(q("unit")):
             part = unit.get("id")
+            ids = {"article": article_id, "unit": str(part)}
             if part not in PARTS:
-                raise where.error(
-                    unit,
-                    f"unit id must be one of {', '.join(PARTS)}",
-                    article=article_id,
-                    unit=part,
-                )
+                raise where.error(unit, f"unit id must be one of {', '.join(PARTS)}", **ids)
+            records = _read_records(unit, lang, where, ids)
             for seg in unit.findall(q("segment")):
-                got = _read_segment(seg, {"article": article_id, "unit": part}, lang, where, seen)
-                if got is not None:
-                    found.append(got)
-    return found
+                found.append(_read_segment(seg, ids, lang, where, seen, records))
+    return ReviewFile(path=path, lang=lang, run_id=root.get(s_("run")), segments=found)
+
+
+def read_xliff(path: Path) -> list[ReviewedSegment]:
+    """The segments of a reviewed XLIFF 2.0 file that have a non-empty target, in file order."""
+    return [seg for seg in read_review(path).segments if seg.target]
