@@ -186,7 +186,7 @@ def test_a_language_the_run_lacks_is_skipped(
         assert "zh-hans" not in tomllib.loads((out / "hugo.toml").read_text())["languages"]
 
 
-HOSTILE_LANGS = ["../../escaped", "/tmp/abs", "fr", "ko/../../escaped", "..", "KO"]
+HOSTILE_LANGS = ["../../escaped", "fr", "ko/../../escaped", "..", "KO"]
 
 
 @pytest.mark.parametrize("fmt", ["hugo", "i18next", "xliff"])
@@ -197,7 +197,8 @@ def test_language_keys_outside_the_run_languages_never_become_paths(
     export_run(FIXTURE, fmt, baseline)
     run = Path(shutil.copytree(FIXTURE, tmp_path / "deep" / "er" / "run"))
     doc = article(run, "brief")
-    for key in HOSTILE_LANGS:
+    keys = [*HOSTILE_LANGS, str(tmp_path / "abs")]  # an absolute path replaces the base
+    for key in keys:
         doc["translations"][key] = {"title": "pwned", "body": "pwned"}
         doc["summary"][key] = "pwned"
         for seg in doc["segments"]:
@@ -214,9 +215,9 @@ def test_language_keys_outside_the_run_languages_never_become_paths(
     assert all_files(out) == all_files(baseline)  # the hostile keys changed nothing written
     created = {p for p in tmp_path.rglob("*")} - before
     assert all(p == out or out in p.parents for p in created), sorted(created)
-    assert not (tmp_path / "escaped").exists() and not Path("/tmp/abs").exists()
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "abs").exists()
     assert report.languages in (("en", "ko", "zh-Hans"), ("ko", "zh-Hans"))
-    for key in HOSTILE_LANGS:
+    for key in keys:
         assert any(f"brief: language key {key!r} is not one of" in w for w in report.warnings)
     assert any("manifest languages '../../escaped'" in w for w in report.warnings)
 

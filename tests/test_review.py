@@ -199,7 +199,7 @@ def test_a_source_the_run_no_longer_has_is_reported_not_stored(
 
     result = import_(xlf / "ko.xlf", out)
     assert result.exit_code == 3, result.output
-    assert f"run {RUN_ID} named by the file is not in" in result.stdout
+    assert f"run {RUN_ID!r} named by the file is not in" in result.stdout
     assert f"English source is not a sentence of run {newer}: world/floods body/p1s0" in (
         result.stdout
     )
@@ -244,7 +244,7 @@ def test_a_run_name_from_the_file_is_never_used_as_a_path(out: Path, xlf: Path) 
     )
     result = import_(path, out)
     assert result.exit_code == 0, result.output
-    assert "run ../../etc named by the file is not in" in result.stdout
+    assert "run '../../etc' named by the file is not in" in result.stdout
     assert f"checked against the latest run {RUN_ID}" in result.stdout
 
 

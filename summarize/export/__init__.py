@@ -15,7 +15,7 @@ from typing import Literal, get_args
 from .hugo import export_hugo
 from .i18next import export_i18next
 from .run import ExportError, ExportReport, RunView, open_run
-from .xliff import ReviewedSegment, export_xliff, read_xliff
+from .xliff import ReviewedSegment, ReviewFile, export_xliff, read_review, read_xliff
 
 Format = Literal["hugo", "i18next", "xliff"]
 FORMATS: tuple[str, ...] = get_args(Format)
@@ -47,9 +47,11 @@ __all__ = [
     "ExportError",
     "ExportReport",
     "Format",
+    "ReviewFile",
     "ReviewedSegment",
     "RunView",
     "export_run",
     "open_run",
+    "read_review",
     "read_xliff",
 ]

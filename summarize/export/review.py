@@ -101,7 +101,7 @@ def _reference_run(od: OutputDir, review: ReviewFile) -> tuple[Run, list[str]]:
             f"(the file names run {review.run_id!r})"
         )
     why = (
-        f"run {review.run_id} named by the file is not in {od.root}"
+        f"run {review.run_id!r} named by the file is not in {od.root}"
         if review.run_id
         else "the file names no run"
     )
