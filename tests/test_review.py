@@ -170,6 +170,46 @@ def test_without_the_export_record_only_reviewed_states_are_taken(out: Path, xlf
     assert [row[0] for row in human_rows(out)] == ["Floods: \"Worst in 50 years,\" officials say"]
 
 
+def strip_unit_records(path: Path) -> None:
+    """A tool that keeps attributes on <xliff> but drops extension elements in units."""
+    tree = etree.parse(str(path))
+    for el in list(tree.getroot().iter(f"{{{SUM_NS}}}exported")):
+        el.getparent().remove(el)
+    tree.write(str(path), xml_declaration=True, encoding="UTF-8")
+
+
+def test_without_unit_records_the_named_run_tells_what_was_exported(
+    out: Path, xlf: Path
+) -> None:
+    path = xlf / "ko.xlf"
+    strip_unit_records(path)
+    result = import_(path, out)
+    assert counts(result) == {"taken": 0, "skipped": 15, "refused": 0}, result.output
+    edit(path, "world/floods", "body", "p1s0", target="물은 금요일까지 빠진다.")
+    edit(path, "tech-notes", "body", "p1s1", state="final")  # exported "initial" (QA flag)
+    result = import_(path, out)
+    assert counts(result) == {"taken": 2, "skipped": 13, "refused": 0}, result.output
+    assert [row[0] for row in human_rows(out)] == ["Note that 3 < 4 & 5 > 2.", FLOODS_P1S0]
+
+
+@pytest.mark.parametrize("lang", TARGET_LANGS)
+def test_records_rebuilt_from_the_run_match_the_files(out: Path, xlf: Path, lang: str) -> None:
+    from summarize.export import open_run, read_review
+    from summarize.export.xliff import export_records
+
+    in_file = {
+        (s.article_id, s.part, s.para, s.sent): s.exported
+        for s in read_review(xlf / f"{lang}.xlf").segments
+    }
+    rebuilt = {
+        (doc["id"], *place): rec
+        for doc in open_run(out).articles()
+        for place, rec in export_records(doc, lang).items()
+    }
+    assert in_file == rebuilt
+    assert {rec.state for rec in rebuilt.values()} >= {"translated", "initial"}
+
+
 def test_dry_run_reports_and_stores_nothing(out: Path, xlf: Path) -> None:
     edit(xlf / "ko.xlf", "world/floods", "body", "p1s0", target="물은 금요일까지 빠진다.")
     result = import_(xlf / "ko.xlf", out, "--dry-run")

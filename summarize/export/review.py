@@ -2,10 +2,11 @@
 
 A segment is taken as a human translation when its target differs from what the
 export wrote, or when the reviewer raised its state to `reviewed`/`final`. Both are
-judged against the export record the file carries (see xliff.py); a segment whose
-record is gone (a tool dropped summarize's extension data) is taken only when its
-state says a human reviewed it. Unchanged segments are skipped, so exporting and
-re-importing an untouched file stores nothing.
+judged against the export record the file carries (see xliff.py). Where a review
+tool dropped that record, the record is rebuilt from the run the file names (its
+`sum:run`) when that run is still in OUT; failing that, a segment is taken only
+when its state says a human reviewed it. Unchanged segments are skipped, so
+exporting and re-importing an untouched file stores nothing.
 
 The memory keys human translations by the unmasked English sentence, which is each
 run's `segments[].en`. Sources are checked against the run the file was exported
@@ -25,14 +26,22 @@ from summarize.memory import Memory
 from summarize.store import OutputDir, Run
 
 from .run import ExportError, RunView, open_run
-from .xliff import HUMAN_STATES, ReviewedSegment, ReviewFile, digest, read_review
+from .xliff import (
+    HUMAN_STATES,
+    Exported,
+    ReviewedSegment,
+    ReviewFile,
+    digest,
+    export_records,
+    read_review,
+)
 
 # Reasons, as the report prints them.
 SKIP_UNCHANGED = "unchanged since export"
 SKIP_EMPTY = "no target"
 REFUSE_NO_RECORD = (
-    "no export record to compare with (a tool dropped summarize's data); "
-    "set the state to reviewed or final to import it"
+    "no export record to compare with (a tool dropped summarize's data, and the run it "
+    "came from is not in the output folder); set the state to reviewed or final to import it"
 )
 REFUSE_SOURCE_EDITED = "the English source was edited in the file"
 REFUSE_CONFLICT = "other segments give the same English sentence a different translation"
@@ -79,9 +88,8 @@ class ImportReport:
         return out
 
 
-def is_human(seg: ReviewedSegment) -> bool | None:
+def is_human(seg: ReviewedSegment, rec: Exported | None) -> bool | None:
     """True: a human's work; False: unchanged; None: no export record to tell."""
-    rec = seg.exported
     raised = seg.state in HUMAN_STATES
     if rec is None:
         return True if raised else None
@@ -108,14 +116,20 @@ def _reference_run(od: OutputDir, review: ReviewFile) -> tuple[Run, list[str]]:
     return latest, [f"{why}; checked against the latest run {latest.run_id}"]
 
 
-def _known_sources(view: RunView) -> dict[str, str]:
-    """NFC form -> the exact English sentence, for every segment of the run."""
+Place = tuple[str, str, int, int]  # article, part, para, sent
+
+
+def _scan_run(view: RunView, lang: str) -> tuple[dict[str, str], dict[Place, Exported]]:
+    """The run's English sentences (NFC form -> exact text) and its export records."""
     known: dict[str, str] = {}
+    records: dict[Place, Exported] = {}
     for doc in view.articles():
         for seg in doc.get("segments") or []:
             en = seg["en"]
             known.setdefault(unicodedata.normalize("NFC", en.strip()), en)
-    return known
+        for (part, para, sent), rec in export_records(doc, lang).items():
+            records[(doc["id"], part, para, sent)] = rec
+    return known, records
 
 
 def plan_import(path: Path, out: Path, *, dry_run: bool = False) -> ImportReport:
@@ -130,20 +144,23 @@ def plan_import(path: Path, out: Path, *, dry_run: bool = False) -> ImportReport
             f"{path}: trgLang {review.lang!r} is not one of run {run.run_id}'s languages "
             f"({', '.join(langs) or 'none'})"
         )
-    known = _known_sources(view)
+    known, run_records = _scan_run(view, review.lang)
+    if notes:  # not the run the file came from: its records say nothing about this file
+        run_records = {}
     report = ImportReport(Path(path), review.lang, run.run_id, dry_run, notes=notes)
     for seg in review.segments:
         if not seg.target:
             report.skipped[SKIP_EMPTY].append(seg.ref)
             continue
-        human = is_human(seg)
+        rec = seg.exported or run_records.get((seg.article_id, seg.part, seg.para, seg.sent))
+        human = is_human(seg, rec)
         if human is False:
             report.skipped[SKIP_UNCHANGED].append(seg.ref)
             continue
         if human is None:
             report.refused[REFUSE_NO_RECORD].append(seg.ref)
             continue
-        if seg.exported is not None and seg.exported.source != digest(seg.source):
+        if rec is not None and rec.source != digest(seg.source):
             report.refused[REFUSE_SOURCE_EDITED].append(seg.ref)
             continue
         english = known.get(unicodedata.normalize("NFC", seg.source))

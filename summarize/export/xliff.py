@@ -201,6 +201,21 @@ def exported_state(seg: dict[str, Any], lang: str, flagged: bool) -> tuple[str, 
     return ("reviewed" if origin == "human" else "translated"), origin
 
 
+def export_records(doc: dict[str, Any], lang: str) -> dict[tuple[str, int, int], Exported]:
+    """The export record of every segment of `doc` for `lang`, by (part, para, sent): what
+    an export of this article writes, for a reviewed file that lost its own record."""
+    qa = _qa_by_unit(doc, lang)
+    out: dict[tuple[str, int, int], Exported] = {}
+    for part, segments in _sorted_segments(doc).items():
+        for seg in segments:
+            flagged = bool(qa.get(part, {}).get(segment_id(seg["para"], seg["sent"])))
+            state, origin = exported_state(seg, lang, flagged)
+            target = digest(str(seg[lang])) if origin is not None else None
+            source = digest(str(seg.get(SOURCE_LANG, "")))
+            out[(part, seg["para"], seg["sent"])] = Exported(state, source, target)
+    return out
+
+
 def _unit(
     file_el: etree._Element,
     part: str,
