@@ -450,3 +450,25 @@ def test_an_entity_node_in_a_target_is_refused_not_dropped(tmp_path: Path) -> No
 
     with pytest.raises(ExportError, match="entity reference &e; is not allowed"):
         _inline_text(el, fail)
+
+
+def test_a_memory_that_cannot_be_written_is_a_clear_error(out: Path, xlf: Path) -> None:
+    edit(xlf / "ko.xlf", "world/floods", "body", "p1s0", target="물은 금요일까지 빠진다.")
+    (out / "memory.sqlite").mkdir()  # not a database
+    result = import_(xlf / "ko.xlf", out)
+    assert result.exit_code == 2, result.output
+    assert "cannot store reviewed translations in" in result.stderr
+
+
+def test_an_unexpected_failure_is_a_message_not_a_traceback(
+    out: Path, xlf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import summarize.export.review as review
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(review, "import_review", boom)
+    result = import_(xlf / "ko.xlf", out)
+    assert result.exit_code == 1
+    assert "internal error (RuntimeError): disk on fire" in result.stderr
