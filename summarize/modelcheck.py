@@ -146,7 +146,7 @@ def judge_summary(summary: str | None, article: str) -> tuple[dict[str, float], 
     return scores, problems
 
 
-def _batching(config: Config) -> dict[str, int]:
+def _batching(config: Config) -> dict[str, Any]:
     return {"max_batch_tokens": config.batch.max_batch_tokens,
             "max_batch_size": config.batch.max_batch_size,
             "max_hypotheses": config.batch.max_hypotheses}

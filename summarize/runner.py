@@ -34,6 +34,18 @@ MAX_REDUCE_LEVELS = 8
 SPLIT_MARGIN = 0.9  # placeholders may make a masked sentence a little longer than its source
 
 
+def partial_settings(settings: GenerationSettings, window: int) -> GenerationSettings:
+    """Settings for the summaries of a long article's chunks: at most a third of the window
+    each, so three or more fit in the next level's window and every level shrinks the text.
+    (With the final summary's own budget, e.g. 56-142 tokens, a small-window model never
+    converges: two chunk summaries refill a window.)"""
+    cap = max(1, window // 3)
+    if settings.max_new_tokens <= cap:
+        return settings
+    return settings.model_copy(update={"max_new_tokens": cap,
+                                       "min_new_tokens": min(settings.min_new_tokens, cap // 2)})
+
+
 class Progress(Protocol):
     def start(self, phase: str, total: int | None = None) -> None: ...
     def advance(self, phase: str, n: int = 1) -> None: ...
@@ -261,6 +273,15 @@ class Runner:
 
     def _segment(self, works: list[Work]) -> None:
         """Split titles and paragraphs into sentences that fit every translator's window."""
+        raw: list[tuple[Work, Part, int, str]] = []
+        for w in works:
+            raw.extend((w, "title", 0, s) for s in split_sentences(w.article.title))
+            for p_idx, paragraph in enumerate(w.article.paragraphs):
+                raw.extend((w, "body", p_idx, s) for s in split_sentences(paragraph))
+        self._add_units(raw)
+
+    def _add_units(self, raw: list[tuple[Work, Part, int, str]]) -> None:
+        """Append sentences as segments, splitting any that is too long for a translator."""
         specs = [self.cfg.translators[lang] for lang in self.cfg.languages]
         limits = [(self.models.get(s), lang, s.max_input_tokens or self.models.get(s).max_input_tokens())
                   for s, lang in zip(specs, self.cfg.languages, strict=True)]
@@ -273,11 +294,6 @@ class Runner:
                 worst = [max(w, -(-c * 1000 // int(limit * SPLIT_MARGIN))) for w, c in zip(worst, counts, strict=True)]
             return worst
 
-        raw: list[tuple[Work, Part, int, str]] = []
-        for w in works:
-            raw.extend((w, "title", 0, s) for s in split_sentences(w.article.title))
-            for p_idx, paragraph in enumerate(w.article.paragraphs):
-                raw.extend((w, "body", p_idx, s) for s in split_sentences(paragraph))
         loads = load([r[3] for r in raw]) if raw else []
         sent_idx: dict[tuple[str, Part, int], int] = {}
         for (w, part, para, sentence), cost in zip(raw, loads, strict=True):
@@ -320,8 +336,16 @@ class Runner:
                 pc = backend.count_tokens(pieces, None)
                 for chunk in pack_chunks(pieces, pc, window):
                     jobs.append((aid, " ".join(pieces[i] for i in chunk)))
-            by_lang, failures, _ = self._generate("summarize", spec, [t for _, t in jobs], [None], settings)
-            outputs = by_lang[None]
+            final_texts = [t for aid, t in jobs if aid in finals]
+            partial_texts = [t for aid, t in jobs if aid not in finals]
+            by_lang, failures, _ = self._generate("summarize", spec, final_texts, [None], settings)
+            done = dict(zip(final_texts, by_lang[None], strict=True))
+            if partial_texts:
+                by_lang, more, _ = self._generate("summarize", spec, partial_texts, [None],
+                                                  partial_settings(settings, window))
+                failures.update(more)
+                partial = dict(zip(partial_texts, by_lang[None], strict=True))
+            outputs = [done[t] if aid in finals else partial[t] for aid, t in jobs]
             nxt: dict[str, list[str]] = {}
             for (aid, text), out in zip(jobs, outputs, strict=True):
                 w = by_id[aid]
@@ -383,10 +407,9 @@ class Runner:
         return per_unit
 
     def _summary_units(self, works: list[Work]) -> None:
-        for w in works:
-            if w.failure is None:
-                for i, s in enumerate(split_sentences(w.summary_en)):
-                    w.units.append(Segment(w.article.id, "summary", 0, i, s))
+        """The English summary's sentences as segments, split like the body's to fit."""
+        self._add_units([(w, "summary", 0, s) for w in works if w.failure is None
+                         for s in split_sentences(w.summary_en)])
 
     def _assemble(self, w: Work, translated: dict[str, dict[tuple[Any, ...], dict[str, Any]]],
                   config_hash: str) -> dict[str, Any]:

@@ -232,7 +232,7 @@ class HFBackend:
             )
         max_new = min(max(settings.budget(n) for n in lengths), self._decoder_limit)
         n, langs = len(texts), list(target_langs)
-        row_targets = [plans[lang].forced_bos_token_id for lang in langs for _ in range(n)]
+        row_targets = [int(plans[lang].forced_bos_token_id or 0) for lang in langs for _ in range(n)]
         config = self.generation_config(settings, first, max_new, forced_bos=False)
         with self._device_errors(n * len(langs), max(lengths)), torch.inference_mode():
             ids = encoded["input_ids"].to(self.device)

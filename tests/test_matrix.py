@@ -1,0 +1,88 @@
+"""The settings matrix: every shipped profile, on both backends, end to end.
+
+For each file in configs/, each model id is swapped for the tiny model of the same family and
+everything else (beams, lengths, penalties, batching, language codes) is kept, then
+`summarize run` runs the examples. A new config is picked up without touching this file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from summarize.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+EXAMPLES = REPO / "examples" / "articles"
+BACKENDS = ["transformers", "ctranslate2"]
+# How a hub id names its family, for specs that leave `family: auto`.
+ID_FAMILIES = {"opus-mt": "marian", "nllb": "nllb", "m2m100": "m2m100", "mbart": "mbart50"}
+
+
+def tiny_family(spec: dict[str, Any]) -> str:
+    family = spec.get("family", "auto")
+    if family not in ("auto", None, "plain"):
+        return str(family)
+    model = str(spec["model"]).lower()
+    for marker, name in ID_FAMILIES.items():
+        if marker in model:
+            return name
+    raise AssertionError(f"no tiny model for {spec['model']}: add its family to ID_FAMILIES")
+
+
+def swapped(config: Path, tiny: Path, backend: str) -> dict[str, Any]:
+    """The config with tiny models of the same families, and ``backend`` for every model."""
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["summarizer"]["model"] = str(tiny / "summarizer")
+    data["summarizer"]["family"] = "plain"
+    specs = [data["summarizer"]]
+    for lang, spec in data["translators"].items():
+        spec = dict(spec)  # YAML anchors share one dict between languages
+        spec["model"] = str(tiny / tiny_family(spec))
+        data["translators"][lang] = spec
+        specs.append(spec)
+    for spec in specs:
+        spec.pop("revision", None)
+        spec["backend"] = backend
+    data["device"] = "cpu"
+    return data
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_shipped_profile_runs_clean(tiny_models, tmp_path, monkeypatch, config, backend):
+    if backend == "ctranslate2":
+        pytest.importorskip("ctranslate2")
+    monkeypatch.setenv("SUMMARIZE_CACHE", str(tmp_path / "cache"))
+    data = swapped(config, tiny_models, backend)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(data), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["run", str(EXAMPLES), "--config", str(cfg), "--out", str(out), "--no-check", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "latest" / "manifest.json").read_text(encoding="utf-8"))
+    counts = manifest["counts"]
+    assert manifest["status"] == "complete"
+    assert counts["articles_failed"] == 0 and counts["bad_records"] == 0
+    assert counts["articles_ok"] == len(list((out / "latest" / "articles").rglob("*.json"))) > 0
+    gen = manifest["generation"]
+    assert gen and all(s["error_splits"] == 0 and s["oom_splits"] == 0 for s in gen.values()), gen
+    assert all(m["backend"] == backend for m in manifest["models"])
+    # the profile's own settings reached the run unchanged
+    assert manifest["config"]["summarizer"]["generation"]["num_beams"] == \
+        data["summarizer"]["generation"].get("num_beams", 4)
+    shared = {lang: s["model"] for lang, s in data["translators"].items()}
+    if len(set(shared.values())) == 1 and len(shared) > 1:
+        assert "translate:ko+zh-Hans" in gen  # one multilingual model: languages generated together
+
+
+def test_matrix_covers_every_config():
+    assert {c.name for c in CONFIGS} >= {"default.yaml", "cpu-fast.yaml", "m2m100.yaml", "nllb.yaml"}
