@@ -228,14 +228,14 @@ def runs_show(
     """The manifest of a run in readable form."""
     import json
 
-    from .runs import resolve_run
+    from .runs import resolve_run, run_state
 
     try:
-        m = resolve_run(out, run_ref).read_manifest()
+        m, status, why = run_state(resolve_run(out, run_ref))
     except SummarizeError as exc:
         _fail(exc)
         return
-    lines = [f"run       {m['run_id']}", f"status    {m['status']}",
+    lines = [f"run       {m['run_id']}", f"status    {status}" + (f" ({why})" if why else ""),
              f"config    {m['config_hash'][:16]}", f"started   {m.get('started_at')}",
              f"finished  {m.get('finished_at')}", f"input     {m.get('inputs', {}).get('path')}"
              f" ({len(m.get('inputs', {}).get('files', []))} files)", "counts"]
@@ -282,7 +282,7 @@ def runs_prune(
     keep: Annotated[int, typer.Option(help="How many of the newest runs to keep.")],
     out: OutOpt = Path("outputs"),
 ) -> None:
-    """Delete old runs; never `latest`, never one still running."""
+    """Delete old runs; never `latest`. Refused (exit 5) while a run is using OUT."""
     from .runs import prune
 
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SummarizeError
-from .store import OutputDir, Run
+from .store import LockState, OutputDir, Run
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -40,9 +40,30 @@ def resolve_run(out: Path, ref: str) -> Run:
     raise SummarizeError(f"{ref!r} matches {len(matches)} runs in {out}; give more of the id")
 
 
+def effective_status(manifest: dict[str, Any], lock: LockState) -> tuple[str | None, str | None]:
+    """The status to show and, when it differs from the manifest's, why.
+
+    A manifest still saying "running" whose process no longer holds the folder lock was
+    killed (SIGKILL, power loss): it is interrupted, and the same `summarize run` resumes it."""
+    status = manifest.get("status")
+    if status != "running" or lock.owns(manifest):
+        return status, None
+    pid = manifest.get("pid")
+    who = f"process {pid}" if pid else "its process"
+    return "interrupted", f"manifest says running, but {who} no longer holds the output folder lock"
+
+
+def run_state(run: Run) -> tuple[dict[str, Any], str | None, str | None]:
+    """A run's manifest, the status to show and the reason it differs from the manifest's."""
+    manifest = run.read_manifest()
+    status, why = effective_status(manifest, OutputDir(run.path.parent).lock_state())
+    return manifest, status, why
+
+
 def list_rows(out: Path) -> list[dict[str, Any]]:
     od = OutputDir(out)
     latest = od.latest()
+    lock = od.lock_state()
     rows = []
     for run in od.runs():
         try:
@@ -54,7 +75,7 @@ def list_rows(out: Path) -> list[dict[str, Any]]:
         counts = m.get("counts", {})
         row: dict[str, Any] = {
             "run_id": run.run_id,
-            "status": m.get("status"),
+            "status": effective_status(m, lock)[0],
             "ok": counts.get("articles_ok"),
             "failed": counts.get("articles_failed"),
             "started": m.get("started_at"),
@@ -98,23 +119,24 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
 
 
 def prune(out: Path, keep: int) -> list[str]:
-    """Delete all but the newest ``keep`` runs; never `latest`, never a run still marked running."""
+    """Delete all but the newest ``keep`` runs, never `latest`. Holds the folder lock, so a
+    live run makes it fail (RunLockedError) and any manifest still saying "running" belongs
+    to a killed process: such a run is interrupted and may go."""
     if keep < 0:
         raise SummarizeError("--keep must be 0 or more")
     od = OutputDir(out)
-    latest = od.latest()
-    runs = od.runs()
-    doomed = runs[: max(0, len(runs) - keep)]
-    deleted = []
-    for run in doomed:
-        if latest is not None and latest.path == run.path:
-            continue
-        try:
-            status = run.read_manifest().get("status")
-        except (OSError, json.JSONDecodeError):
-            status = None
-        if status == "running":
-            continue
-        od.delete_run(run)
-        deleted.append(run.run_id)
-    return deleted
+    if not od.root.is_dir():
+        raise SummarizeError(f"output folder {out} does not exist")
+    od.lock(hint="wait for it to finish, then prune again")
+    try:
+        latest = od.latest()
+        runs = od.runs()
+        deleted = []
+        for run in runs[: max(0, len(runs) - keep)]:
+            if latest is not None and latest.path == run.path:
+                continue
+            od.delete_run(run)
+            deleted.append(run.run_id)
+        return deleted
+    finally:
+        od.unlock()

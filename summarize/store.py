@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ TMP_PREFIX = ".tmp-"
 LOCK_NAME = ".lock"
 LATEST = "latest"
 MEMORY_NAME = "memory.sqlite"
+LOCK_TRIES = 5  # `runs list/show` probe the lock for an instant; a run retries rather than fail
+LOCK_RETRY_S = 0.1
 
 
 def utcnow() -> str:
@@ -91,6 +94,10 @@ class Run:
         return json.loads(self.manifest_path.read_text(encoding="utf-8"))
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """A manifest saying "running" records the writer's pid, so readers can tell the run
+        that holds the folder lock from one whose process was killed."""
+        if manifest.get("status") == "running":
+            manifest = {**manifest, "pid": os.getpid()}
         atomic_write(self.manifest_path, dump_json(manifest))
 
     def write_article(self, doc: dict[str, Any]) -> None:
@@ -124,6 +131,25 @@ class Run:
                 p.unlink()
                 removed += 1
         return removed
+
+
+@dataclass(frozen=True)
+class LockState:
+    """The folder lock: held by a live process or free; `pid` is the holder's, when known."""
+
+    held: bool
+    pid: int | None
+
+    def owns(self, manifest: dict[str, Any]) -> bool:
+        """Whether a run whose manifest says "running" is alive: the lock is held and, where
+        both pids are known, by the process that wrote the manifest."""
+        writer = manifest.get("pid")
+        return self.held and (writer is None or self.pid is None or writer == self.pid)
+
+
+def _read_pid(fd: int) -> int | None:
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return int(text) if text.isdigit() else None
 
 
 class OutputDir:
@@ -161,7 +187,7 @@ class OutputDir:
                 continue
             tmp = self.root / f"{TMP_PREFIX}{run_id}"
             (tmp / "articles").mkdir(parents=True)
-            atomic_write(tmp / "manifest.json", dump_json({**(manifest or {}), "run_id": run_id}))
+            Run(tmp).write_manifest({**(manifest or {}), "run_id": run_id})
             os.rename(tmp, final)
             _fsync_dir(self.root)
             return Run(final)
@@ -200,21 +226,27 @@ class OutputDir:
                 return run
         return None
 
-    def lock(self) -> None:
-        """Take the folder's exclusive lock; another live run holding it is an error."""
+    def lock(self, hint: str = "wait for it to finish or use another --out") -> None:
+        """Take the folder's exclusive lock; another live process holding it is an error."""
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
+        for attempt in range(LOCK_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+                if attempt + 1 < LOCK_TRIES:
+                    time.sleep(LOCK_RETRY_S)
+                    continue
+                holder = _read_pid(fd)
+                os.close(fd)
                 raise RunLockedError(
                     f"output folder {self.root} is in use by another summarize run"
-                    f"{f' (pid {holder})' if holder else ''}; wait for it to finish or use another --out"
+                    f"{f' (pid {holder})' if holder else ''}; {hint}"
                 ) from None
-            raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
@@ -224,6 +256,30 @@ class OutputDir:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
+
+    def lock_state(self) -> LockState:
+        """Whether a live process holds the folder lock, without waiting for it.
+
+        flock is released when its holder dies, so a free lock means no run is alive here,
+        whatever the manifests say. The probe holds a shared lock for an instant (a run
+        starting at that moment retries, see `lock`)."""
+        if self._lock_fd is not None:
+            return LockState(True, os.getpid())
+        try:
+            fd = os.open(self.root / LOCK_NAME, os.O_RDONLY)
+        except FileNotFoundError:
+            return LockState(False, None)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                return LockState(True, _read_pid(fd))
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return LockState(False, None)
+        finally:
+            os.close(fd)
 
     def delete_run(self, run: Run) -> None:
         shutil.rmtree(run.path)

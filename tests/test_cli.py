@@ -26,10 +26,12 @@ def two_runs(tmp_path: Path) -> tuple[Path, str, str]:
     inp.mkdir()
     (inp / "keep.txt").write_text("Kept story\n\nNothing changes here.\n")
     (inp / "edit.txt").write_text("Edited story\n\nThe first version.\n")
-    a = run_batch(RunOptions(input=inp, out=out, config=cfg), loader=FakeLoader()).run.run_id
+    # the fake models' output is not a translation: the canary model check would refuse it
+    opts = {"out": out, "config": cfg, "check_models": False}
+    a = run_batch(RunOptions(input=inp, **opts), loader=FakeLoader()).run.run_id
     (inp / "edit.txt").write_text("Edited story\n\nThe second version.\n")
     (inp / "new.txt").write_text("New story\n\nJust arrived.\n")
-    b = run_batch(RunOptions(input=inp, out=out, config=cfg), loader=FakeLoader()).run.run_id
+    b = run_batch(RunOptions(input=inp, **opts), loader=FakeLoader()).run.run_id
     return out, a, b
 
 

@@ -2,12 +2,14 @@ import json
 import multiprocessing
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from summarize.errors import RunLockedError
+from summarize import store
+from summarize.errors import RunLockedError, SummarizeError
 from summarize.memory import Memory, unit_key
 from summarize.runs import diff_runs, list_rows, prune, resolve_run
 from summarize.store import TMP_PREFIX, OutputDir, Run, atomic_write
@@ -120,14 +122,77 @@ def test_memory_concurrent_writers_and_readers(tmp_path):
     for p in procs:
         p.start()
     reader = Memory(path)
-    seen = 0
+    counts = []
     deadline = time.time() + 60
     while any(p.is_alive() for p in procs) and time.time() < deadline:
-        seen = max(seen, reader.count())  # readers never block on writers in WAL mode
+        counts.append(reader.count())  # would raise "database is locked" if a reader blocked
     for p in procs:
         p.join(30)
+    assert counts == sorted(counts) and all(0 <= c <= 400 for c in counts)  # committed rows only
     assert reader.count() == 400
     assert reader.get_many(["k5", "k1005"]) == {"k5": "o5", "k1005": "o1005"}
+
+
+def test_memory_reader_is_not_blocked_by_an_open_write(tmp_path):
+    """WAL: while a writer holds an exclusive transaction, a reader gets the last committed
+    rows at once (in rollback-journal mode it would wait, then fail with "database is locked")."""
+    path = tmp_path / "m.sqlite"
+    mem = Memory(path)
+    mem.put_many([("k0", "t", "ko", "m", "s0", "o0")])
+    reader = Memory(path)
+    reader.conn.execute("PRAGMA busy_timeout = 2000")  # a blocked reader fails in 2 s, not 60
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("INSERT INTO units (key, task, lang, model, source, output) "
+                   "VALUES ('k1', 't', 'ko', 'm', 's1', 'o1')")
+    try:
+        assert reader.count() == 1
+        assert reader.get_many(["k0", "k1"]) == {"k0": "o0"}  # nothing uncommitted leaks
+        writer.execute("COMMIT")
+        assert reader.get_many(["k0", "k1"]) == {"k0": "o0", "k1": "o1"}
+    finally:
+        writer.close()
+        reader.close()
+        mem.close()
+
+
+def test_atomic_write_reader_mid_write_sees_old_or_new_file(tmp_path, monkeypatch):
+    """A reader looking at the target at every pause of a write (each fsync) finds the
+    old complete file or the new one, never a truncated or half-written one."""
+    target = tmp_path / "doc.json"
+    old, new = b"old " * 50_000, b"new " * 70_000
+    atomic_write(target, old)
+    seen: list[bytes] = []
+    real_fsync = os.fsync
+
+    def fsync_then_read(fd: int) -> None:
+        real_fsync(fd)
+        seen.append(target.read_bytes())
+
+    monkeypatch.setattr(store.os, "fsync", fsync_then_read)
+    atomic_write(target, new)
+    monkeypatch.undo()
+    assert seen, "atomic_write must fsync what it writes"
+    assert all(data in (old, new) for data in seen), sorted({len(d) for d in seen})
+    assert seen[0] == old  # the data is synced before the target changes
+    assert target.read_bytes() == new
+
+
+def test_atomic_write_concurrent_reader_never_sees_partial_file(tmp_path):
+    target = tmp_path / "doc.json"
+    a, b = b"a" * (1 << 20), b"b" * (1 << 19)
+    atomic_write(target, a)
+    writer = threading.Thread(target=lambda: [atomic_write(target, b if i % 2 else a)
+                                              for i in range(60)])
+    reads, partial = 0, []
+    writer.start()
+    while writer.is_alive() or reads == 0:
+        data = target.read_bytes()
+        reads += 1
+        if data not in (a, b):
+            partial.append(len(data))
+    writer.join()
+    assert not partial, f"{len(partial)} of {reads} reads saw a partial file: sizes {partial[:5]}"
 
 
 def test_runs_list_diff_prune(tmp_path):
@@ -138,15 +203,20 @@ def test_runs_list_diff_prune(tmp_path):
     b = make_run(od, "complete", {"x": {"source": {"title": "T", "body": "B"}, "summary": {"en": "S", "ko": "요약!"},
                                         "translations": {"ko": {"title": "제목", "body": "본문"}}},
                                   "new": {"source": {"title": "N"}}})
-    running = make_run(od, "running")
+    killed = make_run(od, "running")  # its process is gone: nobody holds the lock
     od.point_latest(a)
     rows = list_rows(tmp_path)
-    assert [r["run_id"] for r in rows] == [a.run_id, b.run_id, running.run_id]
+    assert [r["run_id"] for r in rows] == [a.run_id, b.run_id, killed.run_id]
+    assert [r["status"] for r in rows] == ["complete", "complete", "interrupted"]
     assert rows[0]["latest"] and rows[0]["duration_s"] == 5.5
     d = diff_runs(a, b)
     assert d.added == ["new"] and d.removed == ["gone"]
     assert d.changed == {"en": [], "ko": ["x"]}
-    assert resolve_run(tmp_path, b.run_id[:20]).path == b.path or len({a.run_id[:20], b.run_id[:20]}) == 1
-    deleted = prune(tmp_path, keep=0)
-    assert deleted == [b.run_id]  # latest (a) and the running one are kept
+    ids = [r.run_id for r in (a, b, killed)]
+    unique = next(b.run_id[:n] for n in range(1, 40) if sum(i.startswith(b.run_id[:n]) for i in ids) == 1)
+    assert resolve_run(tmp_path, unique).path == b.path
+    with pytest.raises(SummarizeError, match="matches 3 runs"):
+        resolve_run(tmp_path, a.run_id[:4])
+    assert prune(tmp_path, keep=1) == [b.run_id]  # the newest run and latest (a) are kept
+    assert prune(tmp_path, keep=0) == [killed.run_id]  # latest (a) is never deleted
     assert json.loads((a.path / "manifest.json").read_text())["status"] == "complete"
