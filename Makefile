@@ -12,7 +12,7 @@ INPUT  ?= examples/articles
 OUT    ?= outputs
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install run demo test test-gpu lint bench clean
 
 install: $(BIN)/summarize
 
@@ -32,6 +32,9 @@ demo: install
 
 test: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest $(PYTEST_ARGS)
+
+test-gpu: install  # on a CUDA machine: demo, settings matrix and bench smoke on the GPU
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -p no:xdist -m gpu tests/gpu tests/test_backends.py
 
 lint: install
 	$(BIN)/ruff check summarize tests bench
