@@ -56,6 +56,13 @@ def test_broken_outputs_fail(outputs, problem):
     assert any(problem in p for p in problems), problems
 
 
+@pytest.mark.parametrize("lang", ["ko", "zh-Hans"])
+def test_fluent_translations_of_other_sentences_score_under_10(lang):
+    """What the README promises about the threshold: real text, wrong meaning, chrF < 10."""
+    refs = [s[lang] for s in SENTENCES]
+    assert modelcheck.chrf(refs[1:] + refs[:1], refs) < 10 < modelcheck.MIN_CHRF + 10
+
+
 def test_summary_judging():
     article = modelcheck.canary()["article"]["body"]
     extractive = "Around 60 cases of malfunctioning iPods overheating have been reported in Japan."
