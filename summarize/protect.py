@@ -25,8 +25,10 @@ the number to pick counters and scale words ("1.2 million" -> "120만", "3 peopl
 "3명"); a masked number would turn into "[0]백만". Numbers are verified by the
 ``number_mismatch`` QA check instead (``summarize.qa``).
 
-Glossary terms are masked too and come back in their target-language form.
-A Markdown link keeps its text translatable: only ``[`` and ``](url)`` are masked.
+What is protected is defined once, in ``summarize.spans`` (the sentence splitter uses the
+same definition, so it never cuts where a placeholder goes). Glossary terms are masked too and
+come back in their target-language form. A Markdown link keeps its text translatable: only
+``[`` and ``](url)`` are masked.
 """
 
 from __future__ import annotations
@@ -37,10 +39,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .glossary import Glossary
+from .spans import MARKER, Kind, protected_spans
 
-SpanKind = Literal[
-    "link_open", "link_close", "code", "tag", "url", "email", "placeholder", "marker", "term"
-]
+SpanKind = Kind
 IssueKind = Literal["lost", "duplicated", "repaired"]
 
 
@@ -84,69 +85,18 @@ def placeholder(index: int) -> str:
     return f"[{index}]"
 
 
-# Highest priority first: an earlier kind claims its text before a later one may.
-_CODE = re.compile(r"``[^\n]+?``|`[^`\n]+`")
-_LINK = re.compile(
-    r"(?P<open>!?\[\s*)(?P<text>[^\[\]\n]*?)"
-    r"(?P<close>\s*\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"\n]*\")?\))"
-)
-_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*?)?/?>", re.S)
-# ASCII-only edges: in Chinese text a URL or address follows a Han character directly.
-_URL = re.compile(r"(?<![A-Za-z0-9_@/.])(?:https?://|www\.)[A-Za-z0-9\-._~:/?#@!$&*+,;=%()]+")
-_EMAIL = re.compile(
-    r"(?<![A-Za-z0-9_.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9_-])"
-)
-_TEMPLATE = re.compile(
-    r"\{\{[^{}\n]*\}\}"  # {{name}}
-    r"|\{[\w.:!\-]*\}"  # {name}, {0}, {}
-    r"|%\(\w+\)[#0 +\-]*\d*(?:\.\d+)?[sdifeEgGxXrc]"  # %(name)s
-    r"|%\d+\$[sd]"  # %1$s
-    r"|(?<![%\w])%[#0+\-]?\d*(?:\.\d+)?[sdifxX](?![A-Za-z])"  # %s, %d, %.2f
-)
-_OPEN, _CLOSE = "[［【〔", "]］】〕"
-_MARKER = re.compile(rf"[{re.escape(_OPEN)}]\s*([0-9０-９]+)\s*[{re.escape(_CLOSE)}]")
 # Placeholders a model re-bracketed; trusted only when the masked text has no such string.
 _MARKER_LOOSE = re.compile(r"[(（{<《]\s*([0-9０-９]+)\s*[)）}>》]")
-_URL_TRAILING = ".,;:!?'\""
-
-_SIMPLE: tuple[tuple[SpanKind, re.Pattern[str]], ...] = (
-    ("tag", _TAG), ("url", _URL), ("email", _EMAIL), ("placeholder", _TEMPLATE), ("marker", _MARKER),
-)
 
 
 def markup_spans(text: str) -> list[tuple[int, int, SpanKind]]:
     """Protected markup in ``text`` (no glossary terms), as sorted ``(start, end, kind)``."""
-    claims = _Claims(text)
-    for m in _CODE.finditer(text):
-        claims.take(m.start(), m.end(), "code")
-    for m in _LINK.finditer(claims.blanked()):
-        # Blanked text has spaces where code was; measure the bracket's whitespace on the real text.
-        open_end = m.start() + len(m.group("open").rstrip())
-        while open_end < len(text) and text[open_end].isspace():
-            open_end += 1
-        close_start = m.start("close") + m.group("close").index("]")
-        while close_start > open_end and text[close_start - 1].isspace():
-            close_start -= 1
-        if claims.free(m.start(), open_end) and claims.free(close_start, m.end()):
-            claims.take(m.start(), open_end, "link_open")
-            claims.take(close_start, m.end(), "link_close")
-    for kind, pattern in _SIMPLE:
-        for m in pattern.finditer(claims.blanked()):
-            start, end = m.span()
-            if kind == "url":
-                end = start + len(_trim_url(m.group()))
-            claims.take(start, end, kind)
-    return claims.sorted()
+    return protected_spans(text)
 
 
 def protect(text: str, glossary: Glossary | None = None, target_lang: str | None = None) -> Masked:
     """Replace markup and glossary terms in ``text`` by placeholders ``[0]``, ``[1]``, ..."""
-    found = markup_spans(text)
-    if glossary is not None:
-        claims = _Claims(text, found)
-        for start, end, _term in glossary.find(claims.blanked()):
-            claims.take(start, end, "term")
-        found = claims.sorted()
+    found = protected_spans(text, glossary)
     if not found:
         return Masked(text, (), text, target_lang)
     pieces: list[str] = []
@@ -172,38 +122,6 @@ def protect(text: str, glossary: Glossary | None = None, target_lang: str | None
     return Masked("".join(pieces), linked, text, target_lang)
 
 
-def _trim_url(url: str) -> str:
-    """Drop sentence punctuation and an unbalanced ')' that ended the sentence, not the URL."""
-    while url and (url[-1] in _URL_TRAILING or (url[-1] == ")" and url.count(")") > url.count("("))):
-        url = url[:-1]
-    return url
-
-
-class _Claims:
-    """Non-overlapping regions of a text, claimed in priority order."""
-
-    def __init__(self, text: str, taken: list[tuple[int, int, SpanKind]] | None = None) -> None:
-        self.text = text
-        self.taken = list(taken or [])
-
-    def free(self, start: int, end: int) -> bool:
-        return start < end and all(end <= s or start >= e for s, e, _ in self.taken)
-
-    def take(self, start: int, end: int, kind: SpanKind) -> None:
-        if self.free(start, end):
-            self.taken.append((start, end, kind))
-
-    def blanked(self) -> str:
-        """The text with claimed regions turned to spaces, so later patterns cannot reach into them."""
-        chars = list(self.text)
-        for start, end, _ in self.taken:
-            chars[start:end] = " " * (end - start)
-        return "".join(chars)
-
-    def sorted(self) -> list[tuple[int, int, SpanKind]]:
-        return sorted(self.taken)
-
-
 # ---------------------------------------------------------------- restore
 
 _Token = str | int  # plain text, or the index of a span
@@ -224,7 +142,7 @@ def restore(output: str, masked: Masked) -> Restored:
 def _hits(output: str, masked: Masked) -> list[tuple[int, int, int]]:
     """``(start, end, span index)`` of each placeholder the model wrote, in order."""
     n = len(masked.spans)
-    strict = [(m.start(), m.end(), _number(m.group(1))) for m in _MARKER.finditer(output)]
+    strict = [(m.start(), m.end(), _number(m.group(1))) for m in MARKER.finditer(output)]
     strict = [h for h in strict if h[2] < n]
     seen = {idx for _, _, idx in strict}
     loose = []

@@ -7,14 +7,20 @@ sentences is dropped (and restored, per language, by ``join_sentences``).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterator
 from itertools import pairwise
+
+from .glossary import Glossary
+from .spans import Span as ProtectedSpan
+from .spans import protected_spans, unbreakable
 
 __all__ = [
     "Counter",
     "join_paragraphs",
     "join_sentences",
+    "one_paragraph",
     "pack_chunks",
     "paragraph_count",
     "split_long",
@@ -105,39 +111,15 @@ _OPENERS = "\"'“‘«([`*_"
 _QUOTES = "\"'”’»"
 _CURRENCY = "$€£¥"
 
-# A run of terminal punctuation, its closing quotes/brackets, then whitespace or the end.
+# A run of terminal punctuation and its closing quotes/brackets; a cut there also needs
+# whitespace after it (closing tags may come first: "He won.</b> Then ...").
 # The lookbehind and possessive runs keep long runs of punctuation linear.
-_TERMINAL = re.compile(rf"(?<![.!?…])([.!?…]++)([{re.escape(_CLOSERS)}]*+)(?=\s|$)")
+_TERMINAL = re.compile(rf"(?<![.!?…])([.!?…]++)([{re.escape(_CLOSERS)}]*+)")
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[\w$€£¥][\w'’-]*")
 
-# Spans that are never cut: code, Markdown links, URLs, e-mail addresses. Each pattern only
-# starts where its first character run starts and has bounded inner runs, so that junk input
-# (a 100,000-character "word", a wall of backticks) stays linear.
-_CODE = re.compile(r"(?<!`)(`++)[^\n]{1,1000}?(?<!`)\1(?!`)")
-_MD_LINK = re.compile(r"!?\[[^\[\]\n]{0,1000}\]\((?:[^()\s]|\([^()\s]*\))*+\)")
-_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"]+|\bwww\.[^\s<>\"]+", re.IGNORECASE)
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]+(?:\.[\w-]+)+")
-_URL_TRAILING = ".,;:!?'\"”’)]"
-
-
 # ---------------------------------------------------------------------------------------------
 # Sentence splitting: where a cut is allowed at all
-
-
-def _trim_url(text: str, start: int, end: int) -> int:
-    """End of a URL match without the sentence punctuation that follows it."""
-    url = text[start:end]
-    opened = {")": url.count("("), "]": url.count("[")}
-    closed = {")": url.count(")"), "]": url.count("]")}
-    while end > start and text[end - 1] in _URL_TRAILING:
-        last = text[end - 1]
-        if last in opened:
-            if opened[last] >= closed[last]:
-                break  # part of the URL: https://en.wikipedia.org/wiki/Foo_(bar)
-            closed[last] -= 1
-        end -= 1
-    return end
 
 
 def _bracket_spans(text: str) -> list[Span]:
@@ -154,11 +136,11 @@ def _bracket_spans(text: str) -> list[Span]:
     return spans
 
 
-def _blocked_cuts(text: str) -> bytearray:
-    """``blocked[i]`` is true where a cut at ``i`` would fall inside a span that must stay whole."""
-    spans = [m.span() for pattern in (_CODE, _MD_LINK, _EMAIL) for m in pattern.finditer(text)]
-    spans += [(m.start(), _trim_url(text, m.start(), m.end())) for m in _URL.finditer(text)]
-    spans += _bracket_spans(text)
+def _blocked_cuts(text: str, protected: list[ProtectedSpan]) -> bytearray:
+    """``blocked[i]`` is true where a cut at ``i`` would fall inside a span that must stay whole:
+    a protected span (``summarize.spans``: markup, a whole link, a glossary term) or a pair of
+    brackets."""
+    spans = unbreakable(protected) + _bracket_spans(text)
     depth = [0] * (len(text) + 2)
     for s, e in spans:
         depth[s + 1] += 1
@@ -183,14 +165,16 @@ def _word_before(text: str, pos: int) -> str:
     return text[start:pos].lstrip(_OPENERS).rstrip(_CLOSERS)
 
 
-def _next_start(text: str, pos: int) -> tuple[str, str, bool]:
+def _next_start(text: str, pos: int, opening: dict[int, int]) -> tuple[str, str, bool]:
     """How the text at ``pos`` begins: (kind, first word, opened with a quote).
 
-    kind is "upper", "digit" or "" (lower case or anything else: no new sentence).
+    Opening quotes and brackets are skipped, and so are the ``opening`` spans (opening tags,
+    link openers: start -> end). kind is "upper", "digit" or "" (lower case or anything else:
+    no new sentence).
     """
     k = pos
-    while k < len(text) and text[k] in _OPENERS:
-        k += 1
+    while k < len(text) and (text[k] in _OPENERS or k in opening):
+        k = opening.get(k, k + 1)
     quoted = any(ch in "\"'“‘«" for ch in text[pos:k])
     m = _WORD.match(text, k)
     word = m.group(0) if m else ""
@@ -235,15 +219,29 @@ def _period_ends_sentence(word: str, kind: str, next_word: str, starter: bool) -
     return True
 
 
-def _ends_sentence(text: str, m: re.Match[str], start: int) -> bool:
-    """Whether the terminal punctuation matched by ``m`` ends the sentence begun at ``start``."""
-    run, closers = m.group(1), m.group(2)
-    after = _SPACE.match(text, m.end())
-    nxt = after.end() if after else m.end()
-    kind, next_word, quoted = _next_start(text, nxt)
+def _after_closers(text: str, pos: int, closing: dict[int, int]) -> int:
+    """End of the closing quotes, brackets and closing tags (start -> end) from ``pos`` on."""
+    while True:
+        if pos in closing:
+            pos = closing[pos]
+        elif pos < len(text) and text[pos] in _CLOSERS:
+            pos += 1
+        else:
+            return pos
+
+
+def _ends_sentence(
+    text: str, m: re.Match[str], cut: int, start: int, opening: dict[int, int]
+) -> bool:
+    """Whether the terminal punctuation matched by ``m`` (with its closers up to ``cut``) ends
+    the sentence begun at ``start``."""
+    run, closers = m.group(1), text[m.end(1) : cut]
+    after = _SPACE.match(text, cut)
+    nxt = after.end() if after else cut
+    kind, next_word, quoted = _next_start(text, nxt, opening)
     if not kind:
         return False
-    if m.end() - start <= 12 and _ENUMERATOR.fullmatch(text[start : m.end()]):
+    if cut - start <= 12 and _ENUMERATOR.fullmatch(text[start:cut]):
         return False  # "1. First item", "(a) ..."
     if any(q in closers for q in _QUOTES):
         if "." in run and _ATTRIBUTION_END.match(text, nxt):
@@ -258,15 +256,21 @@ def _ends_sentence(text: str, m: re.Match[str], start: int) -> bool:
     return _period_ends_sentence(word, kind, next_word, starter)
 
 
-def _sentence_spans(text: str) -> Iterator[Span]:
-    blocked = _blocked_cuts(text)
+def _sentence_spans(text: str, glossary: Glossary | None) -> Iterator[Span]:
+    protected = protected_spans(text, glossary)
+    blocked = _blocked_cuts(text, protected)
+    closing = {s: e for s, e, kind in protected if kind == "tag" and text.startswith("</", s)}
+    opening = {
+        s: e for s, e, kind in protected
+        if kind == "link_open" or (kind == "tag" and s not in closing and text[s + 1] != "!")
+    }
     start = len(text) - len(text.lstrip())
     end_all = len(text.rstrip())
     for m in _TERMINAL.finditer(text, start, end_all):
-        cut = m.end()
-        if cut >= end_all or cut <= start or blocked[cut]:
+        cut = _after_closers(text, m.end(), closing)
+        if cut >= end_all or cut <= start or blocked[cut] or not text[cut].isspace():
             continue
-        if _ends_sentence(text, m, start):
+        if _ends_sentence(text, m, cut, start, opening):
             yield start, cut
             after = _SPACE.match(text, cut)
             start = after.end() if after else cut
@@ -274,13 +278,15 @@ def _sentence_spans(text: str) -> Iterator[Span]:
         yield start, end_all
 
 
-def split_sentences(paragraph: str) -> list[str]:
+def split_sentences(paragraph: str, glossary: Glossary | None = None) -> list[str]:
     """English sentences of one paragraph, each a stripped slice of it.
 
+    No sentence ends inside a protected span (``summarize.spans``: markup, links, URLs, ...,
+    and the ``glossary``'s terms when one is given) or inside brackets.
     ``" ".join(split_sentences(p))`` is ``p`` stripped, with every run of whitespace between two
     sentences replaced by one space; whitespace inside a sentence is kept as it is.
     """
-    return [paragraph[s:e] for s, e in _sentence_spans(paragraph)]
+    return [paragraph[s:e] for s, e in _sentence_spans(paragraph, glossary)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,13 +296,49 @@ _NO_SPACE_LANGS = ("zh", "ja")
 _LATIN_END = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,;:!?%)\"'")
 
 
+# Everything str.splitlines() breaks at: a run of whitespace holding one of these is a line break.
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _line_breaks(run: str) -> int:
+    """How many line breaks a whitespace run holds ("\\r\\n" is one; a paragraph separator two)."""
+    return len((run + "x").splitlines()) - 1 + run.count("\u2029")
+
+
+def one_paragraph(text: str) -> str:
+    """``text`` (one translated segment) as one paragraph on one line, stripped.
+
+    Every run of whitespace that holds a line or paragraph break (``\\n``, ``\\r``, ``\\u2028``,
+    ``\\u2029``, ``\\x85``, ...) becomes one space; other whitespace stays as it is. Inside a
+    protected span (``summarize.spans``: a tag written over two lines) a single line break is
+    kept, so the span stays byte for byte what the source had; a blank line is collapsed even
+    there (a source paragraph cannot hold one).
+    """
+    if not any(ch in _LINE_BREAKS for ch in text):
+        return text.strip()
+    spans = [(s, e) for s, e, _ in protected_spans(text)]
+    starts = [s for s, _ in spans]
+
+    def unbreak(m: re.Match[str]) -> str:
+        run = m.group()
+        breaks = _line_breaks(run)
+        if not breaks:
+            return run
+        i = bisect.bisect_right(starts, m.start()) - 1
+        inside = i >= 0 and spans[i][1] >= m.end()
+        return run if inside and breaks == 1 else " "
+
+    return _SPACE.sub(unbreak, text).strip()
+
+
 def join_sentences(sentences: list[str], lang: str) -> str:
-    """Sentences of one paragraph joined per the target language's typography.
+    """Sentences of one paragraph joined per the target language's typography, as one line.
 
     Chinese and Japanese take no space between sentences, except where Latin text meets Latin
-    text ("Python." + "Python 3"); every other language takes one space.
+    text ("Python." + "Python 3"); every other language takes one space. Each sentence goes
+    through ``one_paragraph`` first, so the result is always a single paragraph.
     """
-    pieces = [s.strip() for s in sentences if s.strip()]
+    pieces = [p for p in map(one_paragraph, sentences) if p]
     if lang.lower().split("-")[0] not in _NO_SPACE_LANGS:
         return " ".join(pieces)
     out = pieces[:1]
@@ -423,11 +465,15 @@ class _Splitter:
                     sizes.append(size)
 
 
-def split_long(text: str, max_tokens: int, count: Counter) -> list[str]:
+def split_long(
+    text: str, max_tokens: int, count: Counter, glossary: Glossary | None = None
+) -> list[str]:
     """``text`` as pieces of at most ``max_tokens`` tokens each, per ``count``.
 
     Cuts at clause boundaries first (``;``, ``:``, dashes, commas before a conjunction, other
-    commas), then between words, and only as a last resort inside a word. Returns ``[text]``
+    commas), then between words, all outside protected spans (``summarize.spans``, with the
+    ``glossary``'s terms) and brackets; then between words inside a span that alone is over
+    budget, and only as a last resort inside a word. Returns ``[text]``
     when it fits. ``" ".join(pieces)`` reproduces the stripped text (whitespace at each cut
     becomes one space), except at cuts inside a word, where the pieces join with no space.
     Blank text, and a single character over budget, are returned as they are.
@@ -440,10 +486,11 @@ def split_long(text: str, max_tokens: int, count: Counter) -> list[str]:
     splitter = _Splitter(text, max_tokens, count, overhead)
     start = len(text) - len(text.lstrip())
     pending: list[Span] = [(start, len(text.rstrip()))]
-    blocked = _blocked_cuts(text)
+    blocked = _blocked_cuts(text, protected_spans(text, glossary))
     done: list[Span] = []
     for level in _CUT_LEVELS:
         pending = splitter.refine(pending, level, blocked, done)
+    pending = splitter.refine(pending, _SPACE, blocked, done)
     pending = splitter.refine(pending, _SPACE, bytearray(len(text) + 1), done)
     splitter.chars(pending, splitter.count(pending), done)
     return [text[s:e] for s, e in sorted(done)]

@@ -134,7 +134,8 @@ def test_restore_without_spans_returns_output() -> None:
 
 ITEMS = [
     "`x.y()`", "``a`b``", "https://x.org/a_(b)?q=1", "www.example.com/p", "ann@example.org",
-    "<b>", "</a>", "<br/>", '<a href="https://x.org">', "{name}", "{{ user }}", "{}", "%s", "%d",
+    "<b>", "</a>", "<br/>", '<a href="https://x.org">', '<img alt="Fig. 1. Why? x > y" src="m.png">',
+    "<!-- a. B -->", "{name}", "{{ user }}", "{}", "%s", "%d",
     "%(count)s", "[3]", "［４］", "[the report](https://r.org/x)", "[ spaced ](u)", "[](e)",
     "UNHCR", "Open Doors", "3.5%", "$1.2",
 ]

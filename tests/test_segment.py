@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from summarize.segment import (
     join_paragraphs,
     join_sentences,
+    one_paragraph,
     pack_chunks,
     paragraph_count,
     split_long,
@@ -349,6 +350,70 @@ def test_join_sentences(sentences: list[str], lang: str, expected: str) -> None:
 @pytest.mark.parametrize(("paragraph", "expected"), [r for r in SENTENCES if r[1]][:20])
 def test_split_then_join_english_roundtrip(paragraph: str, expected: list[str]) -> None:
     assert join_sentences(split_sentences(paragraph), "en") == " ".join(expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# One translated segment is one line
+
+ONE_PARAGRAPH = [
+    ("정부는 발표했다.", "정부는 발표했다."),
+    ("  padded\t ", "padded"),
+    ("first\n\nsecond", "first second"),  # a blank line from a model
+    ("first \r\n \r\n second", "first second"),
+    ("a\rb\u2028c\u2029d\x85e\x0bf\x0cg\x1ch", "a b c d e f g h"),
+    ("keeps  inner\tspacing\u3000as is", "keeps  inner\tspacing\u3000as is"),
+    ("中文\n\n句子。", "中文 句子。"),
+    ("\n\n", ""),
+    # a tag written over two lines stays byte for byte; a blank line goes even there
+    ('<img src="a.png"\n     alt="x">\n\nnext', '<img src="a.png"\n     alt="x"> next'),
+    ("<b\r\n>x \r\n y", "<b\r\n>x y"),
+    ("<b\n\n>x", "<b >x"),
+    ("<b\u2029>x", "<b >x"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ONE_PARAGRAPH)
+def test_one_paragraph(text: str, expected: str) -> None:
+    assert one_paragraph(text) == expected
+
+
+def test_join_sentences_never_adds_a_paragraph() -> None:
+    assert join_sentences(["One.\n\nTwo.", "Three."], "en") == "One. Two. Three."
+    assert join_sentences(["一。\r\n\r\n二。", "三。"], "zh-Hans") == "一。 二。三。"
+
+
+def test_one_paragraph_is_linear_on_long_whitespace() -> None:
+    assert one_paragraph("a" + " " * 200_000 + "b\n") == "a" + " " * 200_000 + "b"
+
+
+_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_segment = st.lists(
+    st.one_of(
+        st.text(alphabet="ab 。,.\t\u3000" + _BREAKS, max_size=8),
+        st.builds("<img{}alt='x'{}src='y'>".format, *[st.sampled_from([" ", *_BREAKS])] * 2),
+    ),
+    max_size=4,
+).map("".join).filter(lambda t: t.strip())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    paragraphs=st.lists(st.lists(_segment, min_size=1, max_size=4), min_size=1, max_size=5),
+    lang=st.sampled_from(["ko", "zh-Hans", "en"]),
+)
+def test_normalised_segments_keep_the_paragraph_count(paragraphs: list[list[str]], lang: str) -> None:
+    normalised = [[one_paragraph(seg) for seg in segments] for segments in paragraphs]
+    for seg in (seg for segments in normalised for seg in segments):
+        assert seg == seg.strip() and seg
+        # line breaks are left only inside tags, one at a time
+        assert len(re.sub(r"<img[^>]*>", "", seg).splitlines()) <= 1, seg
+        assert not re.search(r"\n\s*\n|\r\s*\r|\u2029", seg), seg
+    for body in (
+        join_paragraphs([" ".join(segments) for segments in normalised]),
+        join_paragraphs([join_sentences(segments, lang) for segments in normalised]),
+    ):
+        assert paragraph_count(body) == len(paragraphs)
+        assert len(split_paragraphs(body)) == len(paragraphs)
 
 
 # ---------------------------------------------------------------------------------------------
