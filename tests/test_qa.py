@@ -6,7 +6,7 @@ import pytest
 
 from summarize.glossary import load_glossary
 from summarize.protect import protect, restore
-from summarize.qa import CHECKS, TRADITIONAL_ONLY, QAFlag, check_segment, summarize_flags
+from summarize.qa import CHECKS, QAFlag, check_segment, summarize_flags, traditional_chars
 
 GLOSSARY = load_glossary({"Open Doors": "keep", "UNHCR": {"ko": "유엔난민기구", "zh-Hans": "联合国难民署"}})
 
@@ -160,13 +160,55 @@ def test_summarize_flags_counts_in_check_order() -> None:
     assert flags[0].to_dict() == {"check": "span_lost", "detail": "a"}
 
 
+# Traditional characters the old hand-written table missed, and common ones it had.
+MISSED = "後並亂傘偽麵"
 COMMON_TRADITIONAL = "這們國會對說時來與為發經過還點體關學開問題動現實長當應間從區"
 
 
-def test_traditional_table_is_traditional_only() -> None:
-    assert len(TRADITIONAL_ONLY) >= 150
-    assert set(COMMON_TRADITIONAL) <= TRADITIONAL_ONLY
-    for ch in TRADITIONAL_ONLY:
-        ch.encode("big5")  # a Traditional character ...
-        with pytest.raises(UnicodeEncodeError):
-            ch.encode("gb2312")  # ... that Simplified text does not use
+@pytest.mark.parametrize("ch", MISSED + COMMON_TRADITIONAL)
+def test_traditional_characters_are_flagged(ch: str) -> None:
+    output = f"政府{ch}宣布了新措施。"
+    assert traditional_chars(output) == [ch]
+    assert QAFlag("wrong_script", f"Traditional characters: {ch}") in check_segment(LONG, output, "zh-Hans")
+
+
+def test_traditional_characters_are_listed_once_in_order() -> None:
+    assert traditional_chars("後來，並且後面亂了。麵") == ["後", "來", "並", "亂", "麵"]
+
+
+# Ordinary Simplified news sentences, rich in characters that are the Simplified form of
+# several Traditional ones (了 么 干 后 面 发 里 台 只 系 历 钟 冲 余 于 云 复 松 制 准 斗 范).
+SIMPLIFIED = [
+    "他说了什么？这么干下去不行。",
+    "会后，干部们面对记者发表了讲话，皇后的头发里有一根白发。",
+    "公里数、里程和面条价格都上涨了，他在里面吃了一碗面。",
+    "台风过后，只有一只船被冲走，系统记录了这段历史。",
+    "钟表厂准备于下周复工，余下的工人在松树林里斗地主。",
+    "他打坏了窗户，沈先生重申这是意外。",  # 坏 and 沈: a phrase rule only (打坏, 沈重)
+    "乾隆年间的《宫商角徵羽》被制成云端数据。",  # 乾 and 徵 in their Simplified uses
+    "叱吒风云的哪吒爱吃蒜薹和菜薹。",  # OpenCC would rewrite these; exempt
+    "他著有三本书，成绩显著，出现了新的范例。",
+    "联合国难民署表示，去年流离失所者人数增加了3.5%。",
+    "完整报告请见https://www.unhcr.org/global-trends-report-2024。",
+]
+
+
+@pytest.mark.parametrize("sentence", SIMPLIFIED)
+def test_simplified_text_is_not_flagged(sentence: str) -> None:
+    assert traditional_chars(sentence) == []
+    assert not [f for f in check_segment(LONG, sentence, "zh-Hans") if "Traditional" in f.detail]
+
+
+def test_simplified_canary_translations_are_not_flagged() -> None:
+    import json
+    from importlib import resources
+
+    data = json.loads(resources.files("summarize.data").joinpath("canary.json").read_text("utf-8"))
+    zh = [s["zh-Hans"] for s in data["sentences"]]
+    assert zh
+    assert {s: traditional_chars(s) for s in zh if traditional_chars(s)} == {}
+
+
+def test_korean_hanja_are_not_taken_for_traditional_chinese() -> None:
+    flags = check_segment(LONG, "정부는 화요일 國家 인플레이션을 억제하기 위한 새로운 조치를 발표했다.", "ko")
+    assert flags == []
