@@ -25,7 +25,7 @@ from .qa import check_segment
 from .readers import iter_articles
 from .records import Article, BadRecord, Part, Segment
 from .scheduler import BatchStats, generate_all, generate_all_multi
-from .segment import join_sentences, pack_chunks, split_long, split_sentences
+from .segment import join_sentences, one_paragraph, pack_chunks, split_long, split_sentences
 from .store import OutputDir, Run, utcnow
 
 OUTPUT_PACKAGES = ("torch", "transformers", "tokenizers", "sentencepiece", "ctranslate2",
@@ -275,9 +275,9 @@ class Runner:
         """Split titles and paragraphs into sentences that fit every translator's window."""
         raw: list[tuple[Work, Part, int, str]] = []
         for w in works:
-            raw.extend((w, "title", 0, s) for s in split_sentences(w.article.title))
+            raw.extend((w, "title", 0, s) for s in split_sentences(w.article.title, self.glossary))
             for p_idx, paragraph in enumerate(w.article.paragraphs):
-                raw.extend((w, "body", p_idx, s) for s in split_sentences(paragraph))
+                raw.extend((w, "body", p_idx, s) for s in split_sentences(paragraph, self.glossary))
         self._add_units(raw)
 
     def _add_units(self, raw: list[tuple[Work, Part, int, str]]) -> None:
@@ -297,7 +297,7 @@ class Runner:
         loads = load([r[3] for r in raw]) if raw else []
         sent_idx: dict[tuple[str, Part, int], int] = {}
         for (w, part, para, sentence), cost in zip(raw, loads, strict=True):
-            pieces = [sentence] if cost <= 1000 else split_long(sentence, 1000, load)
+            pieces = [sentence] if cost <= 1000 else split_long(sentence, 1000, load, self.glossary)
             for piece in pieces:
                 key = (w.article.id, part, para)
                 idx = sent_idx.get(key, 0)
@@ -390,7 +390,7 @@ class Runner:
             key = (u.article_id, u.part, u.para_idx, u.sent_idx)
             if u.text in human:
                 self.counts["segments_human"] += 1
-                text = human[u.text]
+                text = one_paragraph(human[u.text])
                 per_unit[key] = {"text": text, "origin": "human",
                                  "qa": check_segment(u.text, text, lang, glossary=self.glossary)}
                 continue
@@ -401,15 +401,16 @@ class Runner:
                                  "error": failures.get(m.text, "no output")}
                 continue
             restored = restore(raw, m)
-            per_unit[key] = {"text": restored.text, "origin": "memory" if m.text in reused else "model",
-                             "qa": check_segment(u.text, restored.text, lang, issues=restored.issues,
+            text = one_paragraph(restored.text)  # a line break in any output never adds a paragraph
+            per_unit[key] = {"text": text, "origin": "memory" if m.text in reused else "model",
+                             "qa": check_segment(u.text, text, lang, issues=restored.issues,
                                                  glossary=self.glossary)}
         return per_unit
 
     def _summary_units(self, works: list[Work]) -> None:
         """The English summary's sentences as segments, split like the body's to fit."""
         self._add_units([(w, "summary", 0, s) for w in works if w.failure is None
-                         for s in split_sentences(w.summary_en)])
+                         for s in split_sentences(w.summary_en, self.glossary)])
 
     def _assemble(self, w: Work, translated: dict[str, dict[tuple[Any, ...], dict[str, Any]]],
                   config_hash: str) -> dict[str, Any]:
@@ -438,8 +439,13 @@ class Runner:
                 for flag in r.get("qa", []):
                     doc["qa"].append({"segment": f"{u.part}/p{u.para_idx}s{u.sent_idx}", "language": lang,
                                       "check": flag.check, "detail": flag.detail})
-            body = "\n\n".join(join_sentences(parts.get(("body", i), []), lang)
-                               for i in range(len(a.paragraphs)))
+            paragraphs = [join_sentences(parts.get(("body", i), []), lang)
+                          for i in range(len(a.paragraphs))]
+            blank = [i for i, text in enumerate(paragraphs) if not text.strip()]
+            if blank and not errors:
+                # An all-empty paragraph would break the paragraph-count contract of the body.
+                errors.append(f"{lang} body paragraph {blank[0]}: the translation is empty")
+            body = "\n\n".join(paragraphs)
             doc["translations"][lang] = {
                 "title": join_sentences(parts.get(("title", 0), []), lang), "body": body}
             doc["summary"][lang] = join_sentences(parts.get(("summary", 0), []), lang)

@@ -9,10 +9,12 @@ from typing import Any
 
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.modelcheck import WARM_UP_TEXTS
+from summarize.qa import traditional_chars
 
 KEEP = re.compile(r"^[\[\(]?\d[\d.,%]*[\]\)]?[.,;:!?]*$|^\[\d+\]")
 HANGUL = [chr(c) for c in range(0xAC00, 0xAC00 + 400)]
-HAN = [chr(c) for c in range(0x4E00, 0x4E00 + 400)]
+# Simplified only: the zh-Hans QA check flags Traditional characters (OpenCC t2s).
+HAN = [c for c in map(chr, range(0x4E00, 0x4E00 + 600)) if not traditional_chars(c)][:400]
 
 
 def fake_word(word: str, lang: str) -> str:

@@ -270,3 +270,51 @@ def test_empty_summary_is_flagged_not_silent(tmp_path):
     assert docs and all({"segment": "summary", "language": "en", "check": "empty",
                          "detail": "the summariser returned no text"} in d["qa"] for d in docs.values())
     assert result.manifest["counts"]["qa_flags"]["empty"] == len(docs)
+
+
+def _with_output(transform):
+    """A loader whose translations go through ``transform(text, lang, source)``."""
+    loader = FakeLoader()
+
+    def load(spec, device="auto", dtype="auto"):
+        be = loader(spec, device, dtype)
+        if spec.model == "fake/multi" and not hasattr(be, "_wrapped"):
+            be._wrapped = True
+            real = be.generate_batch
+            be.generate_batch = lambda texts, lang, settings: [
+                transform(out, lang, src) for src, out in zip(texts, real(texts, lang, settings), strict=True)]
+        return be
+
+    return load
+
+
+def test_line_breaks_in_any_output_never_add_paragraphs(tmp_path):
+    """Model (and CT2) output with blank lines, and a human translation with one, keep every
+    translation at exactly its source's paragraph count."""
+    load = _with_output(lambda out, lang, src: out.replace(" ", "\n\n", 1) + "\r\n\u2029")
+    result = run_batch(RunOptions(input=EXAMPLES, out=tmp_path, config=config()), loader=load)
+    docs = articles(result.run.path)
+    doc = docs["world/delta-floods"]
+    Memory(OutputDir(tmp_path).memory_path).put_human(
+        [(doc["segments"][1]["en"], "ko", "첫 줄\n\n둘째 줄", "review.xlf")])
+    again = run_batch(RunOptions(input=EXAMPLES, out=tmp_path, config=config()), loader=load)
+    for d in [*docs.values(), *articles(again.run.path).values()]:
+        n = len(split_paragraphs(d["source"]["body"]))
+        for lang in ("ko", "zh-Hans"):
+            assert len(split_paragraphs(d["translations"][lang]["body"])) == n
+            assert "\n" not in d["translations"][lang]["title"]
+            assert all("\n" not in (s[lang] or "") for s in d["segments"])
+    assert again.manifest["counts"]["segments_human"] == 1
+
+
+def test_an_all_empty_paragraph_fails_its_article_not_the_contract(tmp_path):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "a.txt").write_text("A title\n\nFirst paragraph here.\n\nVanishing paragraph.\n")
+    (inp / "b.txt").write_text("Other title\n\nAll fine here.\n")
+    load = _with_output(lambda out, lang, src: "" if "Vanishing" in src else out)
+    result = run_batch(RunOptions(input=inp, out=tmp_path / "out", config=config()), loader=load)
+    assert result.manifest["counts"]["articles_failed"] == 1
+    assert set(articles(result.run.path)) == {"b"}
+    errors = (result.run.path / "errors.jsonl").read_text()
+    assert "body paragraph 1: the translation is empty" in errors
