@@ -156,34 +156,60 @@ def _wait(cond, proc, timeout=240.0) -> bool:
     return False
 
 
+def _run_dirs(out: Path) -> list[Path]:
+    if not out.is_dir():
+        return []
+    """Run folders that exist for good (a half-created `.tmp-` one is not a run yet)."""
+    return [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()
+            and not p.name.startswith(TMP_PREFIX) and (p / "manifest.json").exists()]
+
+
+KILL_ARTICLES = 12  # ~1 s of work per article on the tiny models: the kill lands long before the end
+
+
 @pytest.mark.parametrize("point", ["startup", "units_stored", "articles_written"])
 def test_sigkill_then_resume_exactly_once(tiny_models, tmp_path, point):
-    inp = small_input(tmp_path)
+    inp = small_input(tmp_path, n=KILL_ARTICLES)
     out = tmp_path / "out"
     cfg = fast_config(tiny_models, tmp_path)
     args = ("run", str(inp), "--config", str(cfg), "--out", str(out), "--quiet")
     proc = start(*args)
     conditions = {
-        "startup": lambda: (out / ".lock").exists(),
+        "startup": lambda: bool(_run_dirs(out)),  # the run folder exists, models still loading
         "units_stored": lambda: _rows(out) >= 3,
         "articles_written": lambda: _article_files(out) >= 1,
     }
     reached = _wait(conditions[point], proc)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
-    assert reached or proc.returncode == 0, "the run ended before the kill point"
+    _, stderr = proc.communicate(timeout=30)
+    assert reached, f"the run ended (exit {proc.returncode}) before the kill point: {stderr[-2000:]}"
+    assert proc.returncode == -signal.SIGKILL, "the run must die by the kill, not finish first"
+
+    # What the kill left: a run folder still saying "running", not all articles written.
+    [killed] = _run_dirs(out)
+    assert json.loads((killed / "manifest.json").read_text())["status"] == "running"
+    written = {p.name: p.read_bytes() for p in (killed / "articles").glob("*.json")}
+    assert len(written) < KILL_ARTICLES
+    assert not (out / "latest").exists()
+    listed = CliRunner().invoke(app, ["runs", "list", "--out", str(out)])
+    assert listed.exit_code == 0 and listed.output.split(killed.name)[1].split()[0] == "interrupted"
+
     before = _rows(out)
     done = cli(*args)
     assert done.returncode == 0, done.stderr
-    runs = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
-    assert len(runs) == 1, "the resumed run continues the killed one"
-    manifest = json.loads((runs[0] / "manifest.json").read_text())
-    assert manifest["status"] == "complete"
-    assert sorted(docs(runs[0])) == [f"a{i}" for i in range(4)]  # every article exactly once
+    assert _run_dirs(out) == [killed], "the rerun resumes the killed run in its folder"
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["resumed"] is True
+    counts = manifest["counts"]
+    assert counts["articles_resumed"] == len(written)  # what was written is not redone
+    assert counts["articles_ok"] == KILL_ARTICLES and counts["articles_failed"] == 0
+    assert sorted(docs(killed)) == sorted(f"a{i}" for i in range(KILL_ARTICLES))
+    for name, data in written.items():  # articles done before the kill were not written again
+        assert (killed / "articles" / name).read_bytes() == data
     assert not list(out.rglob(f"{TMP_PREFIX}*")), "stray temporary files"
     # nothing already stored was generated again
-    assert _rows(out) == before + manifest["counts"]["segments_computed"]
-    assert (out / "latest").resolve() == runs[0].resolve()
+    assert _rows(out) == before + counts["segments_computed"]
+    assert (out / "latest").resolve() == killed.resolve()
 
 
 def test_sigint_marks_interrupted_and_resumes(tiny_models, tmp_path):
