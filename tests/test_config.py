@@ -17,7 +17,7 @@ def write(tmp_path: Path, text: str) -> Path:
 MINIMAL = """
 summarizer: {model: sshleifer/distilbart-cnn-12-6}
 translators:
-  ko: {model: Helsinki-NLP/opus-mt-tc-big-en-ko}
+  ko: {model: facebook/m2m100_418M}
   zh-Hans: {model: Helsinki-NLP/opus-mt-en-zh}
 """
 
