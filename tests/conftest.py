@@ -18,3 +18,30 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from summarize.backends.tiny import build_tiny_models
 
     return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture
+def hang_guard():
+    """``with hang_guard(seconds):`` fails the test if the block runs longer.
+
+    Not a speed test: the bound is generous (linear code takes well under a second where it is
+    used; quadratic or exponential code takes minutes to hours), so noisy machines cannot make it
+    flaky, but a regression to super-linear time fails instead of hanging the suite.
+    """
+    import contextlib
+    import signal
+
+    @contextlib.contextmanager
+    def guard(seconds: float):
+        def expired(signum, frame):
+            raise TimeoutError(f"still running after {seconds}s: not linear time any more")
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    return guard

@@ -317,9 +317,10 @@ def test_split_sentences_keeps_whitespace_inside_sentences() -> None:
     assert " ".join(split_sentences(paragraph)) == "A  b\nc. D\te."
 
 
-def test_split_sentences_long_paragraph_is_linear_enough() -> None:
+def test_split_sentences_long_paragraph_is_linear_enough(hang_guard) -> None:
     paragraph = "Dr. Smith met the U.S. envoy at 5 p.m. on Monday. " * 2000
-    assert len(split_sentences(paragraph)) == 2000
+    with hang_guard(30):
+        assert len(split_sentences(paragraph)) == 2000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,8 +383,9 @@ def test_join_sentences_never_adds_a_paragraph() -> None:
     assert join_sentences(["一。\r\n\r\n二。", "三。"], "zh-Hans") == "一。 二。三。"
 
 
-def test_one_paragraph_is_linear_on_long_whitespace() -> None:
-    assert one_paragraph("a" + " " * 200_000 + "b\n") == "a" + " " * 200_000 + "b"
+def test_one_paragraph_is_linear_on_long_whitespace(hang_guard) -> None:
+    with hang_guard(30):
+        assert one_paragraph("a" + " " * 200_000 + "b\n") == "a" + " " * 200_000 + "b"
 
 
 _BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
@@ -679,8 +681,16 @@ def test_pack_chunks_properties(case: tuple[int, list[int]]) -> None:
         "(a. B) " * 10_000,
     ],
 )
-def test_junk_input_is_handled_in_linear_time(junk: str) -> None:
+def test_junk_input_is_handled_in_linear_time(junk: str, hang_guard) -> None:
     # quadratic regexes would take minutes here
-    _assert_slices_of(split_sentences(junk), junk)
-    pieces = split_long(junk, 500, chars)
+    with hang_guard(30):
+        _assert_slices_of(split_sentences(junk), junk)
+        pieces = split_long(junk, 500, chars)
     assert all(len(p) <= 500 for p in pieces)
+
+
+def test_the_hang_guard_fires(hang_guard) -> None:
+    """The linear-time tests above would fail, not hang, if the code went super-linear."""
+    with pytest.raises(TimeoutError, match="not linear"), hang_guard(0.2):
+        while True:
+            pass
