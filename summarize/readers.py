@@ -3,7 +3,10 @@
 `iter_articles(path)` walks INPUT (a file, or a folder searched recursively in
 sorted order, hidden entries and symlinked folders skipped) and yields one
 `Article` per usable record and one `BadRecord` per unusable one; it never
-raises for a single bad record.
+raises for a single bad record. A symlinked file is read only when it points
+to a file inside INPUT. `read_inputs(path)` does the same walk in one pass and
+also returns each file's sha256 and size, computed from the bytes it parsed,
+so every file is read exactly once.
 
 Formats, chosen by suffix (case-insensitive):
 
@@ -11,10 +14,22 @@ Formats, chosen by suffix (case-insensitive):
 - `.md`, `.markdown`: optional YAML front matter (title, id, date, url, tags, ...);
   a leading `# heading` is the title when front matter has none, and is dropped
   when it repeats the front-matter title. Markdown stays in the text as written;
-  list items and headings become paragraphs of their own.
-- `.html`, `.htm`: title from the article's `<h1>` (else og:title, else `<title>`),
-  paragraphs from `<p>`, headings and list items of the article; page chrome
-  (navigation, scripts, ads, share bars, forms, ...) is dropped.
+  list items and headings become paragraphs of their own. Front matter is
+  limited to 64 KiB and 50 levels of nesting, and YAML aliases are refused (they
+  let a few hundred bytes expand into gigabytes).
+- `.html`, `.htm`: the main text and metadata come from trafilatura
+  (`bare_extraction` with favor_precision, comments excluded, tables kept), after
+  pruning elements marked hidden and turning a text `<div>` broken by `<br><br>`
+  into paragraphs (precision mode otherwise drops its first part). Each extracted
+  paragraph, heading, list item, quote and table row becomes a paragraph (cells
+  joined by " | "); a leading heading that repeats the title is dropped. The
+  title is trafilatura's (the page's h1, og:title or `<title>`); meta holds
+  author, date (YYYY-MM-DD as the page declares it; no guessing from the text),
+  url (canonical), sitename, description, categories and tags when found. On the
+  ScrapingHub article-extraction benchmark (181 pages, bench/EXTRACTION.md) this
+  scores F1 0.966 (no page lost) against 0.960 for trafilatura's defaults and
+  0.831 for the earlier hand-written tag-rule extractor, which lost 5 pages; no
+  combination with the hand-written extractor scored higher, so it was removed.
 - `.jsonl`, `.csv`: one article per record with `title` and `body` (or `text`),
   optional `id`; other fields become metadata.
 
@@ -32,26 +47,36 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
-from lxml import etree
 from lxml import html as lxml_html
 
 from summarize.errors import InputError, RecordError
 from summarize.records import Article, BadRecord
 
-__all__ = ["MAX_ID_COMPONENT", "SUFFIXES", "iter_articles", "sanitize_id", "split_paragraphs"]
+__all__ = [
+    "MAX_ID_COMPONENT",
+    "SUFFIXES",
+    "InputScan",
+    "iter_articles",
+    "read_inputs",
+    "sanitize_id",
+    "split_paragraphs",
+]
 
 MAX_ID_COMPONENT = 120
+MAX_FRONT_MATTER = 64 * 1024  # characters of YAML between the '---' lines
+MAX_FRONT_MATTER_DEPTH = 50
 
 Item = Article | BadRecord
 
@@ -76,37 +101,68 @@ class _FileContext:
 # ---------------------------------------------------------------- walking
 
 
+@dataclass
+class InputScan:
+    """Everything `read_inputs` found: the records, and what each file under INPUT held.
+
+    `items` are in `iter_articles` order. `files` has one entry per file (or unreadable
+    folder) in walk order: {"path", "sha256", "bytes"} for a file that was read, with sha256
+    computed from the very bytes that were parsed, or {"path", "sha256": None, "error"} for
+    one that was not (unreadable, unsupported type, symlink leaving INPUT, ...). "path" is
+    relative to INPUT in posix style (the file name for a single-file INPUT).
+    """
+
+    items: list[Item] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_inputs(path: Path) -> InputScan:
+    """Read and parse every file under `path` once; raises InputError like `iter_articles`."""
+    scan = InputScan()
+    root, entries = _list_inputs(Path(path))
+    scan.items.extend(_read_entries(root, entries, scan.files))
+    return scan
+
+
 def iter_articles(path: Path) -> Iterator[Item]:
     """Yield every article (or bad record) under `path`, a file or a folder, in sorted order.
 
     Raises InputError at once (not on first iteration) when `path` is missing or unreadable;
     files are listed up front and read lazily.
     """
-    path = Path(path)
+    root, entries = _list_inputs(Path(path))
+    return _read_entries(root, entries, None)
+
+
+def _list_inputs(path: Path) -> tuple[Path, list[Path | BadRecord]]:
+    """INPUT's root folder and its files (or bad records for entries that cannot be read)."""
     if not path.exists():
         raise InputError(f"input not found: {path}")
     if not path.is_dir():
-        return _read_entries(path.parent, [path])
+        return path.parent, [path]
     try:
-        entries = list(_walk(path, path))
+        return path, list(_walk(path, path, path.resolve()))
     except OSError as exc:
         raise InputError(f"cannot read input folder {path}: {exc.strerror or exc}") from exc
-    return _read_entries(path, entries)
 
 
-def _read_entries(root: Path, entries: list[Path | BadRecord]) -> Iterator[Item]:
+def _read_entries(
+    root: Path, entries: list[Path | BadRecord], files: list[dict[str, Any]] | None
+) -> Iterator[Item]:
     ids = _IdRegistry()
     for entry in entries:
         if isinstance(entry, BadRecord):
+            if files is not None:
+                files.append({"path": entry.source, "sha256": None, "error": entry.reason})
             yield entry
             continue
         rel = entry.relative_to(root).as_posix()
         base_id = rel[: len(rel) - len(entry.suffix)] if entry.suffix else rel
-        for item in _read_file(entry, _FileContext(source=rel, base_id=base_id)):
+        for item in _read_file(entry, _FileContext(source=rel, base_id=base_id), files):
             yield ids.admit(item)
 
 
-def _walk(root: Path, folder: Path) -> Iterator[Path | BadRecord]:
+def _walk(root: Path, folder: Path, real_root: Path) -> Iterator[Path | BadRecord]:
     """Files under `folder`, depth first, entries sorted by name; hidden entries skipped."""
     try:
         with os.scandir(folder) as it:
@@ -120,30 +176,58 @@ def _walk(root: Path, folder: Path) -> Iterator[Path | BadRecord]:
     for entry in entries:
         if entry.name.startswith("."):
             continue
+        path = Path(entry.path)
+        rel = path.relative_to(root).as_posix()
         # Symlinked folders are not followed: they can loop or leave the input tree.
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(root, Path(entry.path))
-        elif entry.is_file():
-            yield Path(entry.path)
+            yield from _walk(root, path, real_root)
+        elif entry.is_symlink():
+            checked = _check_symlink(path, rel, real_root)
+            if checked is not None:
+                yield checked
+        elif entry.is_file(follow_symlinks=False):
+            yield path
+        else:  # a FIFO would block the read forever; sockets and devices are not articles
+            yield BadRecord(source=rel, reason="not a regular file")
 
 
-def _read_file(path: Path, ctx: _FileContext) -> Iterator[Item]:
+def _check_symlink(link: Path, rel: str, real_root: Path) -> Path | BadRecord | None:
+    """`link` when it points to a regular file inside INPUT, None for a folder, else why not."""
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing target, or a loop of links
+        return BadRecord(source=rel, reason="symlink target does not exist")
+    if not target.is_relative_to(real_root):
+        return BadRecord(source=rel, reason="symlink points outside the input folder")
+    if target.is_dir():
+        return None
+    if not target.is_file():
+        return BadRecord(source=rel, reason="not a regular file")
+    return link
+
+
+def _read_file(path: Path, ctx: _FileContext, files: list[dict[str, Any]] | None) -> Iterator[Item]:
     suffix = path.suffix.lower()
-    reader = SUFFIXES.get(suffix)
-    if reader is None:
-        what = suffix or "(no suffix)"
-        yield BadRecord(source=ctx.source, reason=f"unsupported file type {what}")
-        return
     try:
+        reader = SUFFIXES[suffix]
         data = path.read_bytes()
+    except KeyError:
+        reason = f"unsupported file type {suffix or '(no suffix)'}"
     except OSError as exc:
-        yield BadRecord(source=ctx.source, reason=f"cannot read file: {exc.strerror or exc}")
+        reason = f"cannot read file: {exc.strerror or exc}"
+    else:
+        if files is not None:
+            digest = hashlib.sha256(data).hexdigest()
+            files.append({"path": ctx.source, "sha256": digest, "bytes": len(data)})
+        try:
+            text = _decode(data, html=suffix in (".html", ".htm"))
+            yield from reader(text, ctx)
+        except _Unusable as exc:
+            yield BadRecord(source=ctx.source, reason=exc.reason, line=exc.line)
         return
-    try:
-        text = _decode(data, html=suffix in (".html", ".htm"))
-        yield from reader(text, ctx)
-    except _Unusable as exc:
-        yield BadRecord(source=ctx.source, reason=exc.reason, line=exc.line)
+    if files is not None:
+        files.append({"path": ctx.source, "sha256": None, "error": reason})
+    yield BadRecord(source=ctx.source, reason=reason)
 
 
 class _IdRegistry:
@@ -377,8 +461,11 @@ def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
             break
     else:
         raise _Unusable("front matter is not closed (no closing '---' line)", 1)
+    front = "\n".join(lines[1:end])
+    if len(front) > MAX_FRONT_MATTER:
+        raise _Unusable(f"front matter is longer than {MAX_FRONT_MATTER // 1024} KiB", 1)
     try:
-        data = yaml.safe_load("\n".join(lines[1:end]))
+        data = yaml.load(front, Loader=_FrontMatterLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 2 if exc.problem_mark else 1
         raise _Unusable(f"malformed front matter: {exc.problem or exc}", line) from exc
@@ -389,6 +476,34 @@ def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not isinstance(data, dict):
         raise _Unusable(f"front matter is not a mapping (got {type(data).__name__})", 1)
     return data, "\n".join(lines[end + 1 :])
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and deep nesting before building anything.
+
+    safe_load shares aliased nodes, and copying them to JSON later expands them: a
+    "billion laughs" of a few hundred bytes would exhaust memory. Refusing the alias when
+    it is composed means nothing is ever expanded.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            line = self.peek_event().start_mark.line + 2  # front matter starts on line 2
+            raise _Unusable("front matter uses YAML aliases, which are not allowed", line)
+        self._depth += 1
+        try:
+            if self._depth > MAX_FRONT_MATTER_DEPTH:
+                line = self.peek_event().start_mark.line + 2
+                raise _Unusable(
+                    f"front matter is nested more than {MAX_FRONT_MATTER_DEPTH} levels deep", line
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _markdown_blocks(body: str) -> list[list[str]]:
@@ -433,149 +548,125 @@ def _leading_h1(block: list[str]) -> str | None:
 # ---------------------------------------------------------------- html
 
 
-_CHROME_TAGS = (
-    "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas",
-    "nav", "aside", "form", "button", "input", "select", "textarea", "label", "footer",
-    "figure", "dialog", "menu",
-)  # fmt: skip
-_BLOCK_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "dd", "dt"})
-# class/id words (split on punctuation and camelCase) that mark page furniture
-_JUNK_TOKENS = frozenset({
-    "ad", "ads", "adslot", "adunit", "dfp", "advert", "adverts", "advertisement", "advertising",
-    "promo", "promos", "promoted", "promotion", "sponsor", "sponsored", "sponsors",
-    "share", "shares", "sharing", "sharebar", "social", "newsletter", "newsletters",
-    "subscribe", "subscription", "signup", "paywall", "cookie", "cookies", "consent", "gdpr",
-    "related", "recommended", "outbrain", "taboola", "byline", "breadcrumb", "breadcrumbs",
-    "comments", "popup", "modal",
-})  # fmt: skip
-_JUNK_PREFIXES = ("advert", "promo", "sponsor", "newsletter", "cookie", "related", "share")
-_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
-_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+def _lowered(attr: str) -> str:
+    upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ "  # the space has no counterpart, so it is removed
+    return f"translate({attr}, '{upper}', '{upper[:-1].lower()}')"
+
+
+# Pruned before extraction: text a reader of the page never sees.
+_HIDDEN_XPATH = (
+    "//*[@hidden or @aria-hidden='true'"
+    f" or contains({_lowered('@style')}, 'display:none')"
+    f" or contains({_lowered('@style')}, 'visibility:hidden')]"
+)
+# Elements of trafilatura's output tree that start a paragraph of their own.
+_BLOCK_ELEMENTS = frozenset({"p", "head", "list", "item", "quote", "table", "row", "code"})
+_HTML_META_FIELDS = ("author", "date", "url", "sitename", "description", "categories", "tags")
 
 
 def _read_html(text: str, ctx: _FileContext) -> Iterator[Item]:
+    # Imported here: trafilatura takes a noticeable time to import and most runs read no HTML.
+    import trafilatura
+
     try:
-        doc = lxml_html.document_fromstring(
-            text.encode("utf-8"), parser=lxml_html.HTMLParser(encoding="utf-8")
+        doc: Any = trafilatura.bare_extraction(
+            _load_page(text),
+            favor_precision=True,
+            include_comments=False,
+            include_tables=True,
+            with_metadata=True,
+            prune_xpath=_HIDDEN_XPATH,
+            # declared dates only: extensive search guesses from the text and the URL
+            date_extraction_params={"original_date": True, "extensive_search": False},
         )
-    except (etree.ParserError, ValueError) as exc:
-        if "empty" in str(exc):  # lxml's "Document is empty": only comments or bare markup
-            raise _Unusable("no body text") from exc
-        raise _Unusable(f"could not parse HTML: {exc}") from exc
-    body = doc.find("body")
-    if body is None:
+    except Exception as exc:  # a bug in the extractor must cost one page, not the batch
+        raise _Unusable(f"HTML extraction failed ({type(exc).__name__}: {exc})") from exc
+    if doc is None:
         raise _Unusable("no body text")
-    _drop_chrome(body)
-    for br in body.iter("br"):
-        br.tail = "\n" + (br.tail or "")
-    root = _content_root(body)
-    title_el = _first(root.iter("h1"))
-    if title_el is None:
-        title_el = _first(body.iter("h1"))
-    title = _clean(title_el.text_content()) if title_el is not None else ""
-    metas = _meta_tags(doc)
-    title = title or metas.get("og:title", "") or _clean(doc.findtext(".//title") or "")
-    paragraphs = [
-        el.text_content()
-        for el in root.iter(*_BLOCK_TAGS)
-        if el is not title_el and not any(True for _ in el.iterdescendants(*_BLOCK_TAGS))
-    ]
-    yield _article(ctx, title, paragraphs, meta=_html_meta(doc, root, metas))
+    title = _clean(doc.title or "")
+    paragraphs = _tree_paragraphs(doc.body)
+    while paragraphs and title and paragraphs[0].casefold() == title.casefold():
+        paragraphs.pop(0)
+    meta = {name: _jsonable(getattr(doc, name, None)) for name in _HTML_META_FIELDS}
+    yield _article(ctx, title, paragraphs, meta={k: v for k, v in meta.items() if v})
 
 
-def _first(it: Iterator[Any]) -> Any:
-    return next(it, None)
+# A div that holds none of these is one block of text, not a container of blocks.
+_CONTAINERS = (
+    "p", "div", "ul", "ol", "dl", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+    "section", "article", "pre", "figure", "header", "footer", "aside", "nav", "form", "main",
+)  # fmt: skip
 
 
-def _drop_chrome(body: Any) -> None:
-    """Remove navigation, scripts, ads and other non-article parts of the page, in place."""
-    doomed = []
-    for el in body.iterdescendants():
-        if not isinstance(el.tag, str):
-            continue  # comments, processing instructions
-        if el.tag in _CHROME_TAGS or _is_hidden(el):
-            doomed.append(el)
-        elif _is_junk(el) and el.find(".//h1") is None and el.find(".//article") is None:
-            doomed.append(el)  # a wrapper with an unlucky class name must not take the article
-        elif el.tag == "header" and not any(True for _ in el.iterancestors("article", "main")):
-            doomed.append(el)  # site header; an article's own header holds its title
-    for el in doomed:
-        el.drop_tree()
+def _load_page(text: str) -> Any:
+    """The page as trafilatura parses it, with `<div>text<br><br>more</div>` made paragraphs.
+
+    In precision mode trafilatura drops the text before the first `<br>` of such a div when
+    it sits among `<p>` siblings, which loses lead paragraphs of some pages.
+    """
+    from trafilatura.utils import load_html
+
+    tree = load_html(text)
+    if tree is None:
+        return text  # let bare_extraction report it
+    for div in list(tree.iter("div")):
+        if (
+            (div.text or "").strip()
+            and div.find("br") is not None
+            and next(div.iterdescendants(*_CONTAINERS), None) is None
+        ):
+            _split_at_double_breaks(div)
+    return tree
 
 
-def _is_hidden(el: Any) -> bool:
-    style = (el.get("style") or "").replace(" ", "").lower()
-    return (
-        el.get("hidden") is not None
-        or el.get("aria-hidden") == "true"
-        or "display:none" in style
-        or "visibility:hidden" in style
-    )
-
-
-def _is_junk(el: Any) -> bool:
-    """Whether the element's class, id or role marks it as an ad, share bar, promo, etc."""
-    words = " ".join(el.get(attr) or "" for attr in ("class", "id", "role", "data-module"))
-    for token in _TOKEN_SPLIT.split(_CAMEL_HUMP.sub(" ", words).lower()):
-        if token in _JUNK_TOKENS or (len(token) > 4 and token.startswith(_JUNK_PREFIXES)):
-            return True
-    return False
-
-
-def _content_root(body: Any) -> Any:
-    """The element that holds the article: the biggest `<article>`, else main content, else body."""
-    articles = list(body.iter("article"))
-    if articles:
-        return max(articles, key=lambda el: len(el.text_content()))
-    for xpath in (".//*[@itemprop='articleBody']", ".//main", ".//*[@role='main']"):
-        found = body.xpath(xpath)
-        if found:
-            return found[0]
-    return body
-
-
-def _meta_tags(doc: Any) -> dict[str, Any]:
-    """`<meta>` contents by lower-cased property/name/itemprop; repeated keys collect into lists."""
-    metas: dict[str, Any] = {}
-    for el in doc.iter("meta"):
-        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
-        content = _clean(el.get("content") or "")
-        if not key or not content:
+def _split_at_double_breaks(div: Any) -> None:
+    """Move a div's inline content into `<p>`s, starting a new one at each `<br><br>`."""
+    paras = [lxml_html.Element("p")]
+    paras[0].text = div.text
+    prev_br = None
+    for child in list(div):
+        if child.tag == "br" and prev_br is not None and not (prev_br.tail or "").strip():
+            paras[-1].remove(prev_br)
+            paras.append(lxml_html.Element("p"))
+            paras[-1].text = child.tail
+            div.remove(child)
+            prev_br = None
             continue
-        if key == "article:tag":
-            metas.setdefault(key, []).append(content)
-        else:
-            metas.setdefault(key, content)
-    return metas
+        paras[-1].append(child)  # moves it, tail included
+        prev_br = child if child.tag == "br" else None
+    div.text = None
+    div.extend(paras)
 
 
-_META_KEYS = {
-    "date": ("article:published_time", "datepublished", "date", "dc.date", "pubdate"),
-    "modified": ("article:modified_time", "datemodified"),
-    "url": ("og:url",),
-    "author": ("author", "article:author"),
-    "section": ("article:section",),
-    "tags": ("article:tag", "keywords"),
-}
+def _tree_paragraphs(body: Any) -> list[str]:
+    """Paragraphs of trafilatura's output tree: one per block element, split at double breaks."""
+    paragraphs: list[str] = []
+    pending: list[str] = []
 
+    def flush() -> None:
+        paragraphs.extend(split_paragraphs("".join(pending)))
+        pending.clear()
 
-def _html_meta(doc: Any, root: Any, metas: dict[str, Any]) -> dict[str, Any]:
-    meta: dict[str, Any] = {}
-    for name, keys in _META_KEYS.items():
-        value = next((metas[k] for k in keys if k in metas), None)
-        if value:
-            meta[name] = value
-    if isinstance(meta.get("tags"), str):
-        meta["tags"] = [t.strip() for t in meta["tags"].split(",") if t.strip()]
-    if "url" not in meta:
-        canonical = doc.xpath("//link[@rel='canonical']/@href")
-        if canonical:
-            meta["url"] = canonical[0].strip()
-    if "date" not in meta:
-        stamps = root.xpath(".//time/@datetime") or doc.xpath("//time/@datetime")
-        if stamps:
-            meta["date"] = stamps[0].strip()
-    return meta
+    def walk(el: Any) -> None:
+        block = el.tag in _BLOCK_ELEMENTS
+        if block:
+            flush()
+        if el.tag == "lb":
+            pending.append("\n")
+        elif el.tag != "graphic":
+            pending.append(el.text or "")
+            for i, child in enumerate(el):
+                if child.tag == "cell" and i:
+                    pending.append(" | ")
+                walk(child)
+                pending.append(child.tail or "")
+        if block:
+            flush()
+
+    if body is not None:
+        walk(body)
+        flush()
+    return paragraphs
 
 
 # ---------------------------------------------------------------- jsonl / csv
@@ -622,6 +713,9 @@ def _read_jsonl(text: str, ctx: _FileContext) -> Iterator[Item]:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             yield BadRecord(ctx.source, f"malformed JSON: {exc.msg} (column {exc.colno})", number)
+            continue
+        except RecursionError:
+            yield BadRecord(ctx.source, "JSON is nested too deeply", number)
             continue
         if not isinstance(value, dict):
             yield BadRecord(ctx.source, f"JSON line is {_json_kind(value)}, not an object", number)

@@ -273,11 +273,101 @@ def test_html_article_extraction(tmp_path: Path) -> None:
         "Bike lanes on both sides",
     )
     assert article.meta == {
-        "date": "2026-05-01T10:00:00Z",
+        "author": "A Writer",
+        "date": "2026-05-01",
         "url": "https://example.org/bridge",
+        "sitename": "example.org",  # no og:site_name: trafilatura names the host
         "tags": ["transport", "city"],
     }
     assert article.id == "bridge"
+
+
+# Text in a <div> broken by <br><br>, an author bio inside the article and a "more stories"
+# block after it: the hand-written reader lost the div and kept the bio.
+TUNNEL = """<!doctype html>
+<html lang="en"><head>
+<meta charset="utf-8">
+<title>Harbour Tunnel Delayed Again | Coast Herald</title>
+<meta property="og:site_name" content="Coast Herald">
+<meta name="author" content="Jane Doe">
+<meta name="description" content="The tunnel under the harbour will open a year late.">
+<link rel="canonical" href="https://herald.example/tunnel">
+<meta property="article:published_time" content="2026-04-03T07:30:00+02:00">
+</head><body>
+<nav><a href="/">Home</a> <a href="/news">News</a> <a href="/sport">Sport</a></nav>
+<article>
+<h1>Harbour Tunnel Delayed Again</h1>
+<div class="body">
+<div>The tunnel under the harbour will open a year later than planned, the regional transport
+authority said on Thursday, blaming flooding in the eastern shaft.<br><br>Engineers found water
+seeping through a seam in the concrete lining in February<br>and have spent two months sealing it,
+according to a report presented to the authority's board.</div>
+<p>The project, first approved in 2019, was meant to carry 40,000 vehicles a day and take heavy
+lorries off the coastal road, where residents have complained about noise and fumes for decades.</p>
+<p>"We would rather open late than open something we are not sure of," the authority's chair told
+reporters after the meeting, adding that the budget would rise by about 8 percent.</p>
+<table><tr><th>Stage</th><th>Planned</th><th>Now</th></tr>
+<tr><td>Eastern shaft</td><td>2026</td><td>2027</td></tr></table>
+</div>
+<div class="author-bio"><img src="jane.jpg"><p>Jane Doe covers transport and infrastructure for the
+Coast Herald. She previously reported from the capital for ten years.</p></div>
+</article>
+<section class="more-stories"><h2>More stories</h2>
+<ul><li><a href="/a">Ferry fares to rise in June</a></li>
+<li><a href="/b">New bus lanes open on the ring road</a></li>
+<li><a href="/c">Airport expansion vote postponed</a></li></ul></section>
+<footer><p>&copy; 2026 Coast Herald</p></footer>
+</body></html>
+"""
+
+
+def test_html_br_paragraphs_bio_and_more_stories(tmp_path: Path) -> None:
+    article = only_article(write(tmp_path / "tunnel.html", TUNNEL))
+    assert article.title == "Harbour Tunnel Delayed Again"
+    assert article.paragraphs == (
+        "The tunnel under the harbour will open a year later than planned, the regional"
+        " transport authority said on Thursday, blaming flooding in the eastern shaft.",
+        "Engineers found water seeping through a seam in the concrete lining in February and"
+        " have spent two months sealing it, according to a report presented to the"
+        " authority's board.",
+        "The project, first approved in 2019, was meant to carry 40,000 vehicles a day and take"
+        " heavy lorries off the coastal road, where residents have complained about noise and"
+        " fumes for decades.",
+        '"We would rather open late than open something we are not sure of," the authority\'s'
+        " chair told reporters after the meeting, adding that the budget would rise by about 8"
+        " percent.",
+        "Stage | Planned | Now",
+        "Eastern shaft | 2026 | 2027",
+    )
+    assert article.meta == {
+        "author": "Jane Doe",
+        "date": "2026-04-03",
+        "url": "https://herald.example/tunnel",
+        "sitename": "Coast Herald",
+        "description": "The tunnel under the harbour will open a year late.",
+    }
+
+
+def test_html_extractor_failure_is_one_bad_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trafilatura
+
+    real = trafilatura.bare_extraction
+
+    def flaky(page: object, **kwargs: object) -> object:
+        text = page if isinstance(page, str) else page.text_content()  # type: ignore[attr-defined]
+        if "Broken" in text:
+            raise IndexError("list index out of range")
+        return real(page, **kwargs)
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", flaky)
+    write(tmp_path / "a.html", PAGE.replace("Bridge  Opens", "Broken"))
+    write(tmp_path / "b.html", PAGE)
+    assert summary(read_all(tmp_path)) == [
+        ("bad", "a.html", "None", "HTML extraction failed (IndexError: list index out of range)"),
+        ("ok", "b"),
+    ]
 
 
 def test_html_title_fallbacks_and_canonical_and_time(tmp_path: Path) -> None:
@@ -287,7 +377,12 @@ def test_html_title_fallbacks_and_canonical_and_time(tmp_path: Path) -> None:
     plain = "<html><head><title>Tab Title</title></head><body><p>Only text.</p></body></html>"
     a = only_article(write(tmp_path / "og.htm", og))
     b = only_article(write(tmp_path / "plain.html", plain))
-    assert (a.title, a.meta) == ("OG Title", {"url": "https://example.org/c", "date": "2026-01-02"})
+    assert (a.title, a.paragraphs) == ("OG Title", ("Text.",))
+    assert a.meta == {
+        "url": "https://example.org/c",
+        "date": "2026-01-02",
+        "sitename": "example.org",
+    }
     assert (b.title, b.paragraphs) == ("Tab Title", ("Only text.",))
 
 
