@@ -566,7 +566,12 @@ _HTML_META_FIELDS = ("author", "date", "url", "sitename", "description", "catego
 
 def _read_html(text: str, ctx: _FileContext) -> Iterator[Item]:
     # Imported here: trafilatura takes a noticeable time to import and most runs read no HTML.
+    import logging
+
     import trafilatura
+
+    # Its "discarding data" warnings repeat what the BadRecord already says, in its own words.
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
     try:
         doc: Any = trafilatura.bare_extraction(

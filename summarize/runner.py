@@ -22,7 +22,7 @@ from .memory import Memory, fingerprint, unit_key
 from .modelcheck import run_model_checks, translator_groups, warm_up
 from .protect import protect, restore
 from .qa import check_segment
-from .readers import iter_articles
+from .readers import InputScan, read_inputs
 from .records import Article, BadRecord, Part, Segment
 from .scheduler import BatchStats, generate_all, generate_all_multi
 from .segment import join_sentences, one_paragraph, pack_chunks, split_long, split_sentences
@@ -107,33 +107,10 @@ def article_sha(article: Article) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def input_files(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    return sorted(
-        p for p in path.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def describe_inputs(path: Path) -> dict[str, Any]:
-    files = []
-    for p in input_files(path):
-        rel = p.name if path.is_file() else p.relative_to(path).as_posix()
-        try:
-            files.append({"path": rel, "sha256": sha256_file(p), "bytes": p.stat().st_size})
-        except OSError as exc:
-            files.append({"path": rel, "sha256": None, "error": exc.strerror or str(exc)})
-    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-    return {"path": str(path.resolve()), "files": files, "digest": digest}
+def describe_inputs(scan: InputScan, path: Path) -> dict[str, Any]:
+    """The manifest's ``inputs``: every file with its sha256, and a digest over them all."""
+    digest = hashlib.sha256(json.dumps(scan.files, sort_keys=True).encode()).hexdigest()
+    return {"path": str(path.resolve()), "files": scan.files, "digest": digest}
 
 
 def package_versions() -> dict[str, str | None]:
@@ -484,8 +461,10 @@ class Runner:
         self.out = out
         config_hash = cfg.hash()
         t0 = time.perf_counter()
-        inputs = describe_inputs(opts.input)
-        self._time("hash_inputs", time.perf_counter() - t0)
+        # Each file is read once: hashed and parsed from the same bytes (records kept in memory).
+        self.scan = read_inputs(opts.input)
+        inputs = describe_inputs(self.scan, opts.input)
+        self._time("read", time.perf_counter() - t0)
         out.remove_stray_temp_files()
         run = out.find_resumable(config_hash, inputs["digest"])
         resumed = run is not None
@@ -586,11 +565,9 @@ class Runner:
     def _process(self, run: Run, config_hash: str) -> None:
         cfg = self.cfg
         self._load_models(self.out)
-        total = sum(1 for item in iter_articles(self.opts.input) if isinstance(item, Article))
+        total = sum(1 for item in self.scan.items if isinstance(item, Article))
         self.progress.start("articles", total)
-        t = time.perf_counter()
-        for window in windows(iter_articles(self.opts.input), cfg.batch.window_articles):
-            self._time("read", time.perf_counter() - t)
+        for window in windows(self.scan.items, cfg.batch.window_articles):
             works: list[Work] = []
             for item in window:
                 if isinstance(item, BadRecord):
@@ -606,7 +583,6 @@ class Runner:
                 works.append(Work(item, sha))
             if works:
                 self._run_window(run, works, config_hash)
-            t = time.perf_counter()
 
     def _run_window(self, run: Run, works: list[Work], config_hash: str) -> None:
         stage = time.perf_counter()

@@ -318,3 +318,32 @@ def test_an_all_empty_paragraph_fails_its_article_not_the_contract(tmp_path):
     assert set(articles(result.run.path)) == {"b"}
     errors = (result.run.path / "errors.jsonl").read_text()
     assert "body paragraph 1: the translation is empty" in errors
+
+
+def test_a_run_reads_each_input_file_once(tmp_path, monkeypatch):
+    import builtins
+    import hashlib
+    import io
+    import os
+    from collections import Counter
+
+    inp = tmp_path / "in"
+    shutil.copytree(EXAMPLES, inp)
+    opened: Counter[str] = Counter()
+    real_open = io.open
+
+    def counting_open(file, *args, **kwargs):
+        if isinstance(file, str | bytes | os.PathLike):
+            path = Path(os.fsdecode(file))
+            if path.is_relative_to(inp):
+                opened[path.relative_to(inp).as_posix()] += 1
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", counting_open)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    result, _ = run(inp, tmp_path / "out")
+    monkeypatch.undo()
+    files = sorted(p.relative_to(inp).as_posix() for p in inp.rglob("*") if p.is_file())
+    assert opened == dict.fromkeys(files, 1)
+    listed = {f["path"]: f["sha256"] for f in result.manifest["inputs"]["files"]}
+    assert listed == {f: hashlib.sha256((inp / f).read_bytes()).hexdigest() for f in files}
