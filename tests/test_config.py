@@ -89,3 +89,20 @@ def test_hash_tracks_output_settings_only(tmp_path):
 )
 def test_generation_budget(kwargs, source, expected):
     assert GenerationSettings(**kwargs).budget(source) == expected
+
+
+def test_config_hash_follows_the_glossary_content_not_its_path(tmp_path):
+    """Resuming after a glossary edit must not mix old and new glossary forms."""
+    glossary = tmp_path / "glossary.yaml"
+    glossary.write_text("UNHCR: {ko: 유엔난민기구, zh-Hans: 联合国难民署}\n", encoding="utf-8")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(MINIMAL + "glossary: glossary.yaml\n", encoding="utf-8")
+    before = load_config(cfg).hash()
+    assert load_config(cfg).hash() == before
+    glossary.write_text("UNHCR: {ko: 유엔 난민 기구, zh-Hans: 联合国难民署}\n", encoding="utf-8")
+    assert load_config(cfg).hash() != before
+    moved = tmp_path / "elsewhere.yaml"
+    moved.write_text(glossary.read_text(encoding="utf-8"), encoding="utf-8")
+    edited = load_config(cfg).hash()
+    cfg.write_text(MINIMAL + f"glossary: {moved}\n", encoding="utf-8")
+    assert load_config(cfg).hash() != before and load_config(cfg).hash() != edited  # path counts too
