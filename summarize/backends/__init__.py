@@ -15,6 +15,10 @@ def load_backend(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto") 
         from summarize.backends.ct2 import CT2Backend
 
         return CT2Backend.load(spec, device=device, dtype=dtype)
+    if spec.family == "chat":
+        from summarize.backends.chat import ChatBackend
+
+        return ChatBackend.load(spec, device=device, dtype=dtype)
     from summarize.backends.hf import HFBackend
 
     return HFBackend.load(spec, device=device, dtype=dtype)

@@ -2,7 +2,8 @@
 
 ``build_tiny_models(out)`` writes one folder per model with ``save_pretrained``, so tests and
 the demo load them through the same ``from_pretrained`` code as real hub models, plus ready
-configs (``config.yaml``, ``config-m2m100.yaml``, ``config-mbart50.yaml``).
+configs (``config.yaml``, ``config-m2m100.yaml``, ``config-mbart50.yaml``, and
+``config-chat.yaml`` on the tiny chat models of ``summarize.backends.tiny_chat``).
 
 Random weights say nothing, so two cheap tricks make the output look like the right language:
 - the BART summariser and the Marian model get a ``final_logits_bias`` that keeps only
@@ -133,6 +134,9 @@ def build_tiny_models(out_dir: Path, *, seed: int = 0) -> Path:
     finally:
         if bars:
             hf_logging.enable_progress_bar()
+    from summarize.backends.tiny_chat import build_tiny_chat_models
+
+    build_tiny_chat_models(out_dir, seed=seed + len(builders))
     write_tiny_configs(out_dir)
     return out_dir
 
@@ -520,3 +524,7 @@ def write_tiny_configs(out_dir: Path) -> None:
         data = tiny_config(out_dir, translators)
         text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         (Path(out_dir) / filename).write_text(text, encoding="utf-8")
+    from summarize.backends.tiny_chat import chat_config
+
+    text = header + yaml.safe_dump(chat_config(out_dir), sort_keys=False, allow_unicode=True)
+    (Path(out_dir) / "config-chat.yaml").write_text(text, encoding="utf-8")
