@@ -14,36 +14,25 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
+from .assemble import SegmentKey, Summary, Translated, assemble, finish_translations
 from .backends.base import Backend
+from .cached import CachedGeneration, Outcome, generate_cached
 from .config import Config, GenerationSettings, ModelSpec
 from .errors import InputError
 from .glossary import Glossary, load_glossary
-from .memory import Memory, fingerprint, unit_key
+from .memory import Memory, fingerprint
 from .modelcheck import run_model_checks, translator_groups, warm_up
-from .protect import protect, restore
-from .qa import check_segment
+from .protect import protect
 from .readers import InputScan, read_inputs
 from .records import Article, BadRecord, Part, Segment
-from .scheduler import BatchStats, generate_all, generate_all_multi
-from .segment import join_sentences, one_paragraph, pack_chunks, split_long, split_sentences
+from .scheduler import BatchStats
+from .segment import split_long, split_sentences
 from .store import OutputDir, Run, utcnow
+from .summaries import MAX_REDUCE_LEVELS, first_level, fold_level, partial_settings, plan_level
 
 OUTPUT_PACKAGES = ("torch", "transformers", "tokenizers", "sentencepiece", "ctranslate2",
                    "huggingface_hub", "safetensors")
-MAX_REDUCE_LEVELS = 8
 SPLIT_MARGIN = 0.9  # placeholders may make a masked sentence a little longer than its source
-
-
-def partial_settings(settings: GenerationSettings, window: int) -> GenerationSettings:
-    """Settings for the summaries of a long article's chunks: at most a third of the window
-    each, so three or more fit in the next level's window and every level shrinks the text.
-    (With the final summary's own budget, e.g. 56-142 tokens, a small-window model never
-    converges: two chunk summaries refill a window.)"""
-    cap = max(1, window // 3)
-    if settings.max_new_tokens <= cap:
-        return settings
-    return settings.model_copy(update={"max_new_tokens": cap,
-                                       "min_new_tokens": min(settings.min_new_tokens, cap // 2)})
 
 
 class Progress(Protocol):
@@ -189,62 +178,21 @@ class Runner:
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
     def _generate(self, task: str, spec: ModelSpec, texts: list[str], langs: list[str | None],
-                  settings: GenerationSettings) -> tuple[dict[str | None, list[str | None]], dict[str, str], dict[str | None, set[str]]]:
-        """Outputs per language for texts via the memory, generating what is missing and storing
-        each batch as soon as it is done. Texts missing in several languages of one multilingual
-        model are encoded once and decoded per language."""
-        backend = self.models.get(spec)
-        model_fp = self.models.fingerprint(spec)
-        settings_fp = fingerprint(settings.model_dump(mode="json"))
-        use_memory = self.memory is not None and self.opts.use_cache
-
-        def key(lang: str | None, text: str) -> str:
-            return unit_key(task, lang or "en", model_fp, settings_fp, text)
-
-        cached = {lang: self.memory.get_many([key(lang, t) for t in texts]) if use_memory and self.memory else {}
-                  for lang in langs}
-        fresh: dict[str | None, dict[str, str]] = {lang: {} for lang in langs}
-        missing = {lang: list(dict.fromkeys(t for t in texts if key(lang, t) not in cached[lang]))
-                   for lang in langs}
+                  settings: GenerationSettings) -> Outcome:
+        """Outputs per language for texts, through the memory (see generate_cached)."""
+        cache = CachedGeneration(self.memory, task, self.models.fingerprint(spec),
+                                 fingerprint(settings.model_dump(mode="json")), self.opts.use_cache)
         phase = "segments" if task == "translate" else "summaries"
-        for lang in langs:
-            hits = sum(1 for t in texts if key(lang, t) in cached[lang])
-            self.counts["segments_reused"] += hits
-            self.progress.advance(phase, hits)
-
-        def store(lang: str | None, sources: list[str], outputs: list[str]) -> None:
-            fresh[lang].update(zip(sources, outputs, strict=True))
-            self.counts["segments_computed"] += len(sources)
-            self.progress.advance(phase, len(sources))
-            if self.memory is not None:
-                self.memory.put_many((key(lang, s), task, lang or "en", model_fp, s, o)
-                                     for s, o in zip(sources, outputs, strict=True))
-
         batching = {"max_batch_tokens": self.cfg.batch.max_batch_tokens,
                     "max_batch_size": self.cfg.batch.max_batch_size,
                     "max_hypotheses": self.cfg.batch.max_hypotheses}
-        failures: dict[str, str] = {}
-        named = [lang for lang in langs if lang is not None]
-        if len(named) > 1 and len(named) == len(langs) and hasattr(backend, "generate_multi"):
-            shared = [t for t in missing[named[0]] if all(t in set(missing[x]) for x in named[1:])]
-            if shared:
-                def store_multi(sources: list[str], outputs: list[dict[str, str]]) -> None:
-                    for lang in named:
-                        store(lang, sources, [o[lang] for o in outputs])
-
-                gen = generate_all_multi(backend, shared, named, settings, on_batch=store_multi, **batching)
-                failures.update(gen.failures)
-                self.gen_stats.setdefault(f"{task}:{'+'.join(named)}", BatchStats()).add(gen.stats)
-        for lang in langs:
-            rest = [t for t in missing[lang] if t not in fresh[lang] and t not in failures]
-            if rest:
-                gen = generate_all(backend, rest, lang, settings,
-                                   on_batch=functools.partial(store, lang), **batching)
-                failures.update(gen.failures)
-                self.gen_stats.setdefault(f"{task}:{lang or 'en'}", BatchStats()).add(gen.stats)
-        out = {lang: [cached[lang].get(key(lang, t), fresh[lang].get(t)) for t in texts] for lang in langs}
-        reused = {lang: {t for t in texts if key(lang, t) in cached[lang]} for lang in langs}
-        return out, failures, reused
+        outcome = generate_cached(cache, self.models.get(spec), texts, langs, settings, batching,
+                                  functools.partial(self.progress.advance, phase))
+        self.counts["segments_reused"] += outcome.segments_reused
+        self.counts["segments_computed"] += outcome.segments_computed
+        for name, stats in outcome.stats.items():
+            self.gen_stats.setdefault(name, BatchStats()).add(stats)
+        return outcome
 
     # -- pipeline stages ---------------------------------------------------------------
 
@@ -286,63 +234,33 @@ class Runner:
         spec = self.cfg.summarizer
         backend = self.models.get(spec)
         window = spec.max_input_tokens or backend.max_input_tokens()
-        settings = spec.generation
-        # Each article holds a list of texts to be summarised at the current level.
-        pending: dict[str, list[str]] = {}
         by_id = {w.article.id: w for w in works}
-        for w in works:
-            pending[w.article.id] = [" ".join(w.article.paragraphs)]
+        pending = first_level({w.article.id: w.article.paragraphs for w in works})
         for level in range(MAX_REDUCE_LEVELS):
-            jobs: list[tuple[str, str]] = []
-            finals: set[str] = set()
-            texts_all = [t for ts in pending.values() for t in ts]
-            counts = dict(zip(texts_all, backend.count_tokens(texts_all, None), strict=True)) if texts_all else {}
-            for aid, texts in pending.items():
-                joined = " ".join(texts)
-                n = counts.get(joined) if len(texts) == 1 else backend.count_tokens([joined], None)[0]
-                if n is not None and n <= window:
-                    jobs.append((aid, joined))
-                    finals.add(aid)
-                    continue
-                sentences = [s for t in texts for s in split_sentences(t)]
-                pieces: list[str] = []
-                sc = backend.count_tokens(sentences, None)
-                for s, c in zip(sentences, sc, strict=True):
-                    pieces.extend([s] if c <= window else split_long(
-                        s, window, lambda xs: backend.count_tokens(xs, None)))
-                pc = backend.count_tokens(pieces, None)
-                for chunk in pack_chunks(pieces, pc, window):
-                    jobs.append((aid, " ".join(pieces[i] for i in chunk)))
-            final_texts = [t for aid, t in jobs if aid in finals]
-            partial_texts = [t for aid, t in jobs if aid not in finals]
-            by_lang, failures, _ = self._generate("summarize", spec, final_texts, [None], settings)
-            done = dict(zip(final_texts, by_lang[None], strict=True))
-            if partial_texts:
-                by_lang, more, _ = self._generate("summarize", spec, partial_texts, [None],
-                                                  partial_settings(settings, window))
-                failures.update(more)
-                partial = dict(zip(partial_texts, by_lang[None], strict=True))
-            outputs = [done[t] if aid in finals else partial[t] for aid, t in jobs]
-            nxt: dict[str, list[str]] = {}
-            for (aid, text), out in zip(jobs, outputs, strict=True):
-                w = by_id[aid]
-                w.summary_levels = level + 1
-                if out is None:
-                    w.failure = w.failure or f"summary failed: {failures.get(text, 'unknown error')}"
-                    continue
-                if aid in finals:
-                    w.summary_en = out.strip()
-                else:
-                    nxt.setdefault(aid, []).append(out.strip())
-            pending = {aid: ts for aid, ts in nxt.items() if by_id[aid].failure is None}
+            plan = plan_level(pending, window, lambda xs: backend.count_tokens(xs, None))
+            outputs: list[dict[str, str | None]] = []
+            failures: dict[str, str] = {}
+            for texts, settings in ((plan.final_texts, spec.generation),
+                                    (plan.partial_texts, partial_settings(spec.generation, window))):
+                got = self._generate("summarize", spec, texts, [None], settings) if texts else None
+                outputs.append(dict(zip(texts, got.outputs[None], strict=True)) if got else {})
+                failures.update(got.failures if got else {})
+            folded = fold_level(plan, outputs[0], outputs[1], failures)
+            for aid, _ in plan.jobs:
+                by_id[aid].summary_levels = level + 1
+            for aid, summary in folded.summaries.items():
+                by_id[aid].summary_en = summary
+            for aid, reason in folded.failures.items():
+                by_id[aid].failure = reason
+            pending = folded.pending
             if not pending:
                 return
         for aid in pending:
             by_id[aid].failure = f"summary did not converge in {MAX_REDUCE_LEVELS} map-reduce levels"
 
-    def _translate(self, works: list[Work]) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+    def _translate(self, works: list[Work]) -> dict[str, dict[SegmentKey, Translated]]:
         """Per language, per unit: final text, origin and QA flags."""
-        results: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+        results: dict[str, dict[SegmentKey, Translated]] = {}
         units = [u for w in works if w.failure is None for u in w.units]
         # Languages served by the same model with the same settings are generated together.
         for spec, langs in translator_groups(self.cfg):
@@ -351,97 +269,19 @@ class Runner:
             masked = {lang: {u.text: protect(u.text, self.glossary, lang) for u in units} for lang in langs}
             todo = list(dict.fromkeys(masked[lang][u.text].text for lang in langs for u in units
                                       if u.text not in human[lang]))
-            outputs, failures, reused = self._generate("translate", spec, todo, list(langs), spec.generation)
+            got = self._generate("translate", spec, todo, list(langs), spec.generation)
             for lang in langs:
-                out_of = dict(zip(todo, outputs[lang], strict=True))
-                results[lang] = self._finish_units(units, lang, human[lang], masked[lang], out_of,
-                                                   failures, reused[lang])
+                out_of = dict(zip(todo, got.outputs[lang], strict=True))
+                results[lang] = finish_translations(units, lang, human[lang], masked[lang], out_of,
+                                                    got.failures, got.reused[lang], self.glossary)
+                self.counts["segments_human"] += sum(1 for r in results[lang].values()
+                                                     if r.origin == "human")
         return results
-
-    def _finish_units(self, units: list[Segment], lang: str, human: dict[str, str],
-                      masked: dict[str, Any], out_of: dict[str, str | None],
-                      failures: dict[str, str], reused: set[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
-        """Restore placeholders, apply human translations, run QA."""
-        per_unit: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for u in units:
-            key = (u.article_id, u.part, u.para_idx, u.sent_idx)
-            if u.text in human:
-                self.counts["segments_human"] += 1
-                text = one_paragraph(human[u.text])
-                per_unit[key] = {"text": text, "origin": "human",
-                                 "qa": check_segment(u.text, text, lang, glossary=self.glossary)}
-                continue
-            m = masked[u.text]
-            raw = out_of.get(m.text)
-            if raw is None:
-                per_unit[key] = {"text": None, "origin": "model",
-                                 "error": failures.get(m.text, "no output")}
-                continue
-            restored = restore(raw, m)
-            text = one_paragraph(restored.text)  # a line break in any output never adds a paragraph
-            per_unit[key] = {"text": text, "origin": "memory" if m.text in reused else "model",
-                             "qa": check_segment(u.text, text, lang, issues=restored.issues,
-                                                 glossary=self.glossary)}
-        return per_unit
 
     def _summary_units(self, works: list[Work]) -> None:
         """The English summary's sentences as segments, split like the body's to fit."""
         self._add_units([(w, "summary", 0, s) for w in works if w.failure is None
                          for s in split_sentences(w.summary_en, self.glossary)])
-
-    def _assemble(self, w: Work, translated: dict[str, dict[tuple[Any, ...], dict[str, Any]]],
-                  config_hash: str) -> dict[str, Any]:
-        a = w.article
-        doc: dict[str, Any] = {
-            "id": a.id,
-            "source": {"lang": "en", "title": a.title, "body": a.body, "file": a.source,
-                       "meta": a.meta},
-            "summary": {"en": w.summary_en},
-            "translations": {},
-            "segments": [],
-            "qa": [],
-            "input_sha256": w.input_sha,
-            "config_hash": config_hash,
-        }
-        errors: list[str] = []
-        for lang in self.cfg.languages:
-            per_unit = translated[lang]
-            parts: dict[tuple[str, int], list[str]] = {}
-            for u in w.units:
-                r = per_unit[(u.article_id, u.part, u.para_idx, u.sent_idx)]
-                if r["text"] is None:
-                    errors.append(f"{lang} {u.part}/p{u.para_idx}s{u.sent_idx}: {r['error']}")
-                    continue
-                parts.setdefault((u.part, u.para_idx), []).append(r["text"])
-                for flag in r.get("qa", []):
-                    doc["qa"].append({"segment": f"{u.part}/p{u.para_idx}s{u.sent_idx}", "language": lang,
-                                      "check": flag.check, "detail": flag.detail})
-            paragraphs = [join_sentences(parts.get(("body", i), []), lang)
-                          for i in range(len(a.paragraphs))]
-            blank = [i for i, text in enumerate(paragraphs) if not text.strip()]
-            if blank and not errors:
-                # An all-empty paragraph would break the paragraph-count contract of the body.
-                errors.append(f"{lang} body paragraph {blank[0]}: the translation is empty")
-            body = "\n\n".join(paragraphs)
-            doc["translations"][lang] = {
-                "title": join_sentences(parts.get(("title", 0), []), lang), "body": body}
-            doc["summary"][lang] = join_sentences(parts.get(("summary", 0), []), lang)
-        for u in w.units:
-            seg: dict[str, Any] = {"part": u.part, "para": u.para_idx, "sent": u.sent_idx, "en": u.text}
-            origin: dict[str, str] = {}
-            for lang in self.cfg.languages:
-                r = translated[lang][(u.article_id, u.part, u.para_idx, u.sent_idx)]
-                seg[lang] = r["text"]
-                origin[lang] = r["origin"]
-            seg["origin"] = origin
-            doc["segments"].append(seg)
-        doc["summary_levels"] = w.summary_levels
-        if not w.summary_en.strip():
-            doc["qa"].append({"segment": "summary", "language": "en", "check": "empty",
-                              "detail": "the summariser returned no text"})
-        if errors:
-            w.failure = "translation failed: " + "; ".join(errors[:3])
-        return doc
 
     # -- the run -----------------------------------------------------------------------
 
@@ -602,7 +442,8 @@ class Runner:
         stage = time.perf_counter()
         for w in works:
             if w.failure is None:
-                doc = self._assemble(w, translated, config_hash)
+                doc, w.failure = assemble(w.article, w.units, Summary(w.summary_en, w.summary_levels),
+                                          translated, self.cfg.languages, w.input_sha, config_hash)
             if w.failure is not None:
                 self._fail(run, w)
                 continue

@@ -1,0 +1,126 @@
+"""Generation through the translation memory: what is stored is reused, the rest is generated
+and stored batch by batch, so a kill loses at most one batch and a retry stores nothing twice."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .backends.base import Backend
+from .config import GenerationSettings
+from .memory import Memory, unit_key
+from .scheduler import BatchStats, generate_all, generate_all_multi
+
+Lang = str | None  # None: English output (summaries)
+
+
+@dataclass
+class Outcome:
+    """Outputs per language in the order of the texts asked for (None where generation failed),
+    and what it took."""
+
+    outputs: dict[Lang, list[str | None]]
+    failures: dict[str, str]
+    reused: dict[Lang, set[str]]  # texts whose output came from the memory, per language
+    segments_reused: int = 0
+    segments_computed: int = 0
+    stats: dict[str, BatchStats] = field(default_factory=dict)
+
+
+class CachedGeneration:
+    """The memory's view for one task, model and settings: splits texts into hits and
+    to-generate, stores outputs as they arrive and puts the answer together."""
+
+    def __init__(self, memory: Memory | None, task: str, model_fp: str, settings_fp: str,
+                 use_cache: bool = True):
+        self.memory = memory
+        self.task = task
+        self.model_fp = model_fp
+        self.settings_fp = settings_fp
+        self.use_cache = use_cache
+
+    def key(self, lang: Lang, text: str) -> str:
+        return unit_key(self.task, lang or "en", self.model_fp, self.settings_fp, text)
+
+    def split(self, texts: Sequence[str], langs: Sequence[Lang]
+              ) -> tuple[dict[Lang, dict[str, str]], dict[Lang, list[str]]]:
+        """(stored outputs by text, distinct texts still to generate), per language. With the
+        cache off nothing is a hit, but results are still stored."""
+        hits: dict[Lang, dict[str, str]] = {}
+        todo: dict[Lang, list[str]] = {}
+        for lang in langs:
+            found: dict[str, str] = {}
+            if self.use_cache and self.memory is not None:
+                keys = {t: self.key(lang, t) for t in texts}
+                stored = self.memory.get_many(list(keys.values()))
+                found = {t: stored[k] for t, k in keys.items() if k in stored}
+            hits[lang] = found
+            todo[lang] = list(dict.fromkeys(t for t in texts if t not in found))
+        return hits, todo
+
+    def store(self, lang: Lang, sources: Sequence[str], outputs: Sequence[str]) -> None:
+        if self.memory is not None:
+            self.memory.put_many((self.key(lang, s), self.task, lang or "en", self.model_fp, s, o)
+                                 for s, o in zip(sources, outputs, strict=True))
+
+
+def hit_count(texts: Sequence[str], hits: dict[str, str]) -> int:
+    """Texts answered from the memory, repeats included (the manifest's ``segments_reused``)."""
+    return sum(1 for t in texts if t in hits)
+
+
+def combine(texts: Sequence[str], hits: dict[Lang, dict[str, str]],
+            fresh: dict[Lang, dict[str, str]]) -> tuple[dict[Lang, list[str | None]],
+                                                         dict[Lang, set[str]]]:
+    """Outputs in text order per language (stored first, then generated), and which were stored."""
+    outputs = {lang: [found.get(t, fresh[lang].get(t)) for t in texts]
+               for lang, found in hits.items()}
+    reused = {lang: {t for t in texts if t in found} for lang, found in hits.items()}
+    return outputs, reused
+
+
+def generate_cached(cache: CachedGeneration, backend: Backend, texts: Sequence[str],
+                    langs: Sequence[Lang], settings: GenerationSettings, batching: dict[str, int],
+                    advance: Callable[[int], None]) -> Outcome:
+    """Outputs per language for texts via the memory, generating what is missing and storing
+    each batch as soon as it is done. Texts missing in several languages of one multilingual
+    model are encoded once and decoded per language. ``advance(n)`` reports progress."""
+    hits, todo = cache.split(texts, langs)
+    outcome = Outcome({}, {}, {})
+    for lang in langs:
+        n = hit_count(texts, hits[lang])
+        outcome.segments_reused += n
+        advance(n)
+    fresh: dict[Lang, dict[str, str]] = {lang: {} for lang in langs}
+
+    def store(lang: Lang, sources: list[str], outputs: list[str]) -> None:
+        fresh[lang].update(zip(sources, outputs, strict=True))
+        outcome.segments_computed += len(sources)
+        advance(len(sources))
+        cache.store(lang, sources, outputs)
+
+    def add_stats(name: str, stats: BatchStats) -> None:
+        outcome.stats.setdefault(f"{cache.task}:{name}", BatchStats()).add(stats)
+
+    named = [lang for lang in langs if lang is not None]
+    if len(named) > 1 and len(named) == len(langs) and hasattr(backend, "generate_multi"):
+        shared = [t for t in todo[named[0]] if all(t in set(todo[x]) for x in named[1:])]
+        if shared:
+            def store_multi(sources: list[str], outputs: list[dict[str, str]]) -> None:
+                for lang in named:
+                    store(lang, sources, [o[lang] for o in outputs])
+
+            gen = generate_all_multi(backend, shared, named, settings, on_batch=store_multi,
+                                     **batching)
+            outcome.failures.update(gen.failures)
+            add_stats("+".join(named), gen.stats)
+    for lang in langs:
+        rest = [t for t in todo[lang] if t not in fresh[lang] and t not in outcome.failures]
+        if rest:
+            gen = generate_all(backend, rest, lang, settings,
+                               on_batch=functools.partial(store, lang), **batching)
+            outcome.failures.update(gen.failures)
+            add_stats(lang or "en", gen.stats)
+    outcome.outputs, outcome.reused = combine(texts, hits, fresh)
+    return outcome
