@@ -1,0 +1,90 @@
+"""The run's models: each distinct one loaded once, warmed up and checked before any work,
+with its fingerprint, manifest entry and accelerator readings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .backends.base import Backend
+from .config import Config, ModelSpec
+from .memory import fingerprint
+from .modelcheck import run_model_checks, translator_groups, warm_up
+
+
+class Models:
+    """Loads each distinct model once, on first use."""
+
+    def __init__(self, config: Config, loader: Callable[..., Backend]):
+        self.config = config
+        self.loader = loader
+        self._loaded: dict[tuple[Any, ...], Backend] = {}
+        self.device_stats: dict[str, dict[str, Any]] = {}
+
+    def get(self, spec: ModelSpec) -> Backend:
+        key = spec.key()
+        if key not in self._loaded:
+            self._loaded[key] = self.loader(spec, device=self.config.device, dtype=self.config.dtype)
+        return self._loaded[key]
+
+    def fingerprint(self, spec: ModelSpec) -> str:
+        info = self.get(spec).info()
+        ident = {k: info.get(k) for k in ("model", "resolved_revision", "content_hash", "backend",
+                                          "family", "dtype", "compute_type")}
+        return fingerprint(ident)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The manifest's ``models``: one per task and language, with what the backend reports
+        once loaded."""
+        cfg = self.config
+        entries = []
+        for task, lang, spec in [("summarize", None, cfg.summarizer)] + [
+            ("translate", lang, cfg.translators[lang]) for lang in cfg.languages
+        ]:
+            entry: dict[str, Any] = {"task": task, "target_lang": lang, "model": spec.model,
+                                     "revision": spec.revision, "backend": spec.backend}
+            if spec.key() in self._loaded:
+                entry.update(self.get(spec).info())
+            else:
+                entry["loaded"] = False
+            entries.append(entry)
+        return entries
+
+    def prepare(self, check_models: bool, out_root: Any, progress: Any,
+                timed: Callable[[str, float], None]) -> list[dict[str, Any]]:
+        """Load every model, check it can produce its language and generate with the run's
+        settings (warm-up), and run the model check on first use; all before any work.
+        Returns the model checks' records."""
+        cfg = self.config
+        start = time.perf_counter()
+        self.get(cfg.summarizer)
+        for lang in cfg.languages:
+            self.get(cfg.translators[lang]).count_tokens(["Hello."], lang)
+        timed("load_models", time.perf_counter() - start)
+        start = time.perf_counter()
+        warm_up(self.get(cfg.summarizer), [None], cfg.summarizer.generation)
+        for spec, langs in translator_groups(cfg):
+            warm_up(self.get(spec), list(langs), spec.generation)
+        timed("warm_up", time.perf_counter() - start)
+        checks: list[dict[str, Any]] = []
+        if check_models and cfg.model_check:
+            start = time.perf_counter()
+            checks = run_model_checks(cfg, self, out_root, progress)
+            timed("model_check", time.perf_counter() - start)
+        self.snapshot("load_models", progress.log)
+        return checks
+
+    def snapshot(self, stage: str, log: Callable[[str], None]) -> None:
+        """Accelerator memory/utilisation after a stage: one reading per device (the peak is
+        device-wide, so it is read and reset once per device, not once per model)."""
+        by_device: dict[str, list[tuple[str, Backend]]] = {}
+        for key, backend in self._loaded.items():
+            if getattr(backend, "device_stats", None) is not None:
+                by_device.setdefault(str(backend.info().get("device")), []).append((key[0], backend))
+        for device, entries in by_device.items():
+            snap = entries[0][1].device_stats()  # type: ignore[attr-defined]
+            if snap:
+                snap["models"] = [name for name, _ in entries]
+                self.device_stats.setdefault(stage, {})[device] = snap
+                log(f"{stage}: {device} {snap}")

@@ -1,0 +1,93 @@
+"""Articles on their way through a run: windows of the input, and their sentence segments
+sized to fit every translator's window."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .backends.base import Backend
+from .glossary import Glossary
+from .records import Article, BadRecord, Part, Segment
+from .segment import split_long, split_sentences
+
+SPLIT_MARGIN = 0.9  # placeholders may make a masked sentence a little longer than its source
+
+Sentence = tuple["Work", Part, int, str]  # (article, part, paragraph index, text)
+
+
+@dataclass
+class Work:
+    """One article on its way through the pipeline."""
+
+    article: Article
+    input_sha: str
+    segments: list[Segment] = field(default_factory=list)
+    summary_en: str = ""
+    summary_levels: int = 0  # generate() rounds the summary took (1: direct, more: map-reduce)
+    failure: str | None = None
+
+
+def article_sha(article: Article) -> str:
+    blob = json.dumps([article.id, article.title, list(article.paragraphs), article.meta],
+                      sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def windows(items: Iterable[Article | BadRecord], size: int) -> Iterator[list[Article | BadRecord]]:
+    """The input in windows of ``size`` articles (bad records ride along)."""
+    batch: list[Article | BadRecord] = []
+    articles = 0
+    for item in items:
+        batch.append(item)
+        if isinstance(item, Article):
+            articles += 1
+            if articles >= size:
+                yield batch
+                batch, articles = [], 0
+    if batch:
+        yield batch
+
+
+def article_sentences(works: Sequence[Work], glossary: Glossary | None) -> list[Sentence]:
+    out: list[Sentence] = []
+    for w in works:
+        out.extend((w, "title", 0, s) for s in split_sentences(w.article.title, glossary))
+        for p_idx, paragraph in enumerate(w.article.paragraphs):
+            out.extend((w, "body", p_idx, s) for s in split_sentences(paragraph, glossary))
+    return out
+
+
+def summary_sentences(works: Sequence[Work], glossary: Glossary | None) -> list[Sentence]:
+    """The English summary's sentences, for articles still going."""
+    return [(w, "summary", 0, s) for w in works if w.failure is None
+            for s in split_sentences(w.summary_en, glossary)]
+
+
+def window_load(limits: Sequence[tuple[Backend, str, int]]) -> Callable[[list[str]], list[int]]:
+    """Per mille of the tightest translator window each text takes; limits are
+    (backend, language, max input tokens)."""
+    def load(texts: list[str]) -> list[int]:
+        worst = [0] * len(texts)
+        for backend, lang, limit in limits:
+            counts = backend.count_tokens(texts, lang)
+            worst = [max(w, -(-c * 1000 // int(limit * SPLIT_MARGIN)))
+                     for w, c in zip(worst, counts, strict=True)]
+        return worst
+    return load
+
+
+def add_segments(sentences: list[Sentence], load: Callable[[list[str]], list[int]],
+                 glossary: Glossary | None) -> None:
+    """Append sentences to their articles as segments, splitting any that is too long."""
+    loads = load([s[3] for s in sentences]) if sentences else []
+    sent_idx: dict[tuple[str, Part, int], int] = {}
+    for (w, part, para, sentence), cost in zip(sentences, loads, strict=True):
+        pieces = [sentence] if cost <= 1000 else split_long(sentence, 1000, load, glossary)
+        for piece in pieces:
+            key = (w.article.id, part, para)
+            idx = sent_idx.get(key, 0)
+            sent_idx[key] = idx + 1
+            w.segments.append(Segment(w.article.id, part, para, idx, piece))
