@@ -122,7 +122,7 @@ def test_an_error_on_every_input_is_systemic_not_bad_input():
     stop the run after the canary fails too, not bisect 40 inputs one by one."""
     be = Recorder(broken=IndexError("index 3 is out of bounds for dimension 0 with size 2"))
     texts = [f"t{i}" for i in range(40)]
-    with pytest.raises(GenerationError, match="plain one-sentence batch too.*IndexError"):
+    with pytest.raises(GenerationError, match=r"plain one-sentence batch too.*IndexError"):
         generate_all(be, texts, None, S, max_batch_tokens=1000, max_batch_size=8)
     assert be.calls == 2  # the batch, then the canary
 
