@@ -3,16 +3,15 @@ and stored batch by batch, so a kill loses at most one batch and a retry stores 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .backends.base import Backend
 from .config import GenerationSettings
+from .engine import Engine, Lang
 from .memory import Memory, unit_key
-from .scheduler import BatchStats, generate_all, generate_all_multi
-
-Lang = str | None  # None: English output (summaries)
+from .scheduler import BatchStats
 
 
 @dataclass
@@ -80,12 +79,11 @@ def combine(texts: Sequence[str], hits: dict[Lang, dict[str, str]],
     return outputs, reused
 
 
-def generate_cached(cache: CachedGeneration, backend: Backend, texts: Sequence[str],
-                    langs: Sequence[Lang], settings: GenerationSettings, batching: dict[str, int],
-                    advance: Callable[[int], None]) -> Outcome:
-    """Outputs per language for texts via the memory, generating what is missing and storing
-    each batch as soon as it is done. Texts missing in several languages of one multilingual
-    model are encoded once and decoded per language. ``advance(n)`` reports progress."""
+def generate_cached(cache: CachedGeneration, engine: Engine, backend: Backend,
+                    texts: Sequence[str], langs: Sequence[Lang], settings: GenerationSettings,
+                    batching: Mapping[str, int], advance: Callable[[int], None]) -> Outcome:
+    """Outputs per language for texts: stored ones from the memory, the rest from the engine,
+    each batch stored as soon as it arrives. ``advance(n)`` reports progress."""
     hits, todo = cache.split(texts, langs)
     outcome = Outcome({}, {}, {})
     for lang in langs:
@@ -93,34 +91,17 @@ def generate_cached(cache: CachedGeneration, backend: Backend, texts: Sequence[s
         outcome.segments_reused += n
         advance(n)
     fresh: dict[Lang, dict[str, str]] = {lang: {} for lang in langs}
-
-    def store(lang: Lang, sources: list[str], outputs: list[str]) -> None:
-        fresh[lang].update(zip(sources, outputs, strict=True))
-        outcome.segments_computed += len(sources)
-        advance(len(sources))
-        cache.store(lang, sources, outputs)
-
-    def add_stats(name: str, stats: BatchStats) -> None:
-        outcome.stats.setdefault(f"{cache.task}:{name}", BatchStats()).add(stats)
-
-    named = [lang for lang in langs if lang is not None]
-    if len(named) > 1 and len(named) == len(langs) and hasattr(backend, "generate_multi"):
-        shared = [t for t in todo[named[0]] if all(t in set(todo[x]) for x in named[1:])]
-        if shared:
-            def store_multi(sources: list[str], outputs: list[dict[str, str]]) -> None:
-                for lang in named:
-                    store(lang, sources, [o[lang] for o in outputs])
-
-            gen = generate_all_multi(backend, shared, named, settings, on_batch=store_multi,
-                                     **batching)
-            outcome.failures.update(gen.failures)
-            add_stats("+".join(named), gen.stats)
-    for lang in langs:
-        rest = [t for t in todo[lang] if t not in fresh[lang] and t not in outcome.failures]
-        if rest:
-            gen = generate_all(backend, rest, lang, settings,
-                               on_batch=functools.partial(store, lang), **batching)
-            outcome.failures.update(gen.failures)
-            add_stats(lang or "en", gen.stats)
+    # closing(): an error or interrupt here stops the engine's pass at once, not at GC time
+    with contextlib.closing(engine.generate(backend, todo, settings, batching)) as batches:
+        for batch in batches:
+            for lang, outputs in batch.outputs.items():
+                fresh[lang].update(zip(batch.sources, outputs, strict=True))
+                outcome.segments_computed += len(batch.sources)
+                advance(len(batch.sources))
+                cache.store(lang, batch.sources, outputs)
+            outcome.failures.update(batch.failures)
+            if batch.stats is not None:
+                name = f"{cache.task}:{'+'.join(lang or 'en' for lang in batch.langs)}"
+                outcome.stats.setdefault(name, BatchStats()).add(batch.stats)
     outcome.outputs, outcome.reused = combine(texts, hits, fresh)
     return outcome

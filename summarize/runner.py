@@ -16,6 +16,7 @@ from .assemble import SegmentKey, Summary, Translated, assemble, finish_translat
 from .backends.base import Backend
 from .cached import CachedGeneration, Outcome, generate_cached
 from .config import Config, GenerationSettings, ModelSpec
+from .engine import Engine, LocalEngine
 from .errors import InputError
 from .glossary import Glossary, load_glossary
 from .lifecycle import RunLifecycle, describe_inputs, package_versions
@@ -89,7 +90,7 @@ class Runner:
     """Runs one batch into one run folder."""
 
     def __init__(self, opts: RunOptions, progress: Progress | None = None,
-                 loader: Callable[..., Backend] | None = None):
+                 loader: Callable[..., Backend] | None = None, engine: Engine | None = None):
         if loader is None:
             from .backends import load_backend
 
@@ -100,6 +101,7 @@ class Runner:
         self.models = Models(self.cfg, loader)
         self.glossary = opts.glossary or load_glossary(self.cfg.glossary)
         self.gen_stats: dict[str, BatchStats] = {}
+        self.engine = engine or LocalEngine()
 
     def execute(self) -> RunResult:
         out = OutputDir(self.opts.out)
@@ -206,8 +208,8 @@ class Runner:
         batching = {"max_batch_tokens": self.cfg.batch.max_batch_tokens,
                     "max_batch_size": self.cfg.batch.max_batch_size,
                     "max_hypotheses": self.cfg.batch.max_hypotheses}
-        outcome = generate_cached(cache, self.models.get(spec), texts, langs, settings, batching,
-                                  functools.partial(self.progress.advance, phase))
+        outcome = generate_cached(cache, self.engine, self.models.get(spec), texts, langs,
+                                  settings, batching, functools.partial(self.progress.advance, phase))
         self.life.counts["segments_reused"] += outcome.segments_reused
         self.life.counts["segments_computed"] += outcome.segments_computed
         for name, stats in outcome.stats.items():

@@ -1,11 +1,19 @@
-"""The runner's seams on their own: the cached generation, map-reduce planning, assembly."""
+"""The runner's seams on their own: the engine, the cached generation, map-reduce planning,
+assembly."""
+
+import threading
+
+import pytest
 
 from summarize.assemble import Summary, Translated, assemble, key_of
 from summarize.cached import CachedGeneration, generate_cached
 from summarize.config import GenerationSettings, ModelSpec
+from summarize.engine import BatchResult, LocalEngine
+from summarize.errors import GenerationError
 from summarize.memory import Memory
 from summarize.qa import QAFlag
 from summarize.records import Article, Segment
+from summarize.scheduler import BatchStats
 from summarize.summaries import first_level, fold_level, partial_settings, plan_level
 from tests.fakes import FakeBackend
 
@@ -15,7 +23,7 @@ BATCHING = {"max_batch_tokens": 4096, "max_batch_size": 8, "max_hypotheses": 128
 def cached_run(memory: Memory, backend: FakeBackend, texts: list[str], use_cache: bool = True):
     cache = CachedGeneration(memory, "translate", "model-fp", "settings-fp", use_cache)
     advanced: list[int] = []
-    outcome = generate_cached(cache, backend, texts, ["ko"], GenerationSettings(), BATCHING,
+    outcome = generate_cached(cache, LocalEngine(), backend, texts, ["ko"], GenerationSettings(), BATCHING,
                               advanced.append)
     return outcome, sum(advanced)
 
@@ -127,3 +135,68 @@ def test_assembly_reports_failed_segments_and_flags_an_empty_summary():
     blank = {key_of(segs[0]): Translated("t", "model"), key_of(segs[1]): Translated(" ", "model")}
     _, failure = assemble(article, segs, Summary("S.", 1), {"ko": blank}, ["ko"], "sha", "cfg")
     assert failure == "translation failed: ko body paragraph 0: the translation is empty"
+
+
+SMALL_BATCHES = {"max_batch_tokens": 4096, "max_batch_size": 1, "max_hypotheses": 128}
+
+
+def test_local_engine_yields_each_batch_then_the_pass_stats():
+    backend = FakeBackend(ModelSpec(model="fake/multi"))
+    results = list(LocalEngine().generate(backend, {"ko": ["One cat.", "Two dogs."]},
+                                          GenerationSettings(), SMALL_BATCHES))
+    assert [r.sources for r in results] == [["One cat."], ["Two dogs."], []]
+    assert [list(r.outputs) for r in results[:2]] == [["ko"], ["ko"]]
+    assert results[0].outputs["ko"] == backend.generate_batch(["One cat."], "ko",
+                                                              GenerationSettings())
+    assert results[-1].stats is not None and results[-1].stats.batches == 2
+
+
+def test_a_consumer_that_stops_stops_the_pass_after_its_batch():
+    backend = FakeBackend(ModelSpec(model="fake/multi"))
+    batches = LocalEngine().generate(backend, {"ko": ["One cat.", "Two dogs.", "Three birds."]},
+                                     GenerationSettings(), SMALL_BATCHES)
+    assert next(batches).sources == ["One cat."]
+    batches.close()
+    for thread in threading.enumerate():
+        if thread.name == "summarize-local-engine":
+            thread.join(timeout=20)
+    assert len(backend.calls) == 1
+
+
+def test_a_systemic_failure_reaches_the_consumer():
+    backend = FakeBackend(ModelSpec(model="fake/multi"), poison="e")  # the canary fails too
+    with pytest.raises(GenerationError, match="plain one-sentence batch"):
+        list(LocalEngine().generate(backend, {"ko": ["One cat."]}, GenerationSettings(), BATCHING))
+
+
+def test_any_engine_that_yields_values_drives_the_cached_generation():
+    class Scripted:
+        def generate(self, backend, todo, settings, batching):
+            assert todo == {"ko": ["a", "b"], "zh-Hans": ["a", "b"]}
+            yield BatchResult(("ko", "zh-Hans"), ["a"], {"ko": ["A-ko"], "zh-Hans": ["A-zh"]})
+            yield BatchResult(("ko", "zh-Hans"), failures={"b": "bad input"},
+                              stats=BatchStats(inputs=2, batches=1))
+
+    memory = Memory(None)
+    cache = CachedGeneration(memory, "translate", "m", "s")
+    outcome = generate_cached(cache, Scripted(), None, ["a", "b"], ["ko", "zh-Hans"],
+                              GenerationSettings(), BATCHING, lambda n: None)
+    assert outcome.outputs == {"ko": ["A-ko", None], "zh-Hans": ["A-zh", None]}
+    assert outcome.failures == {"b": "bad input"} and outcome.segments_computed == 2
+    assert set(outcome.stats) == {"translate:ko+zh-Hans"} and memory.count() == 2
+
+
+def test_an_error_while_storing_stops_the_engine_at_once():
+    class FullDisk(Memory):
+        def put_many(self, rows):
+            raise OSError("disk full")
+
+    backend = FakeBackend(ModelSpec(model="fake/multi"))
+    cache = CachedGeneration(FullDisk(None), "translate", "m", "s")
+    with pytest.raises(OSError, match="disk full"):
+        generate_cached(cache, LocalEngine(), backend, ["One cat.", "Two dogs.", "Three birds."],
+                        ["ko"], GenerationSettings(), SMALL_BATCHES, lambda n: None)
+    for thread in threading.enumerate():
+        if thread.name == "summarize-local-engine":
+            thread.join(timeout=20)
+    assert len(backend.calls) == 1  # nothing generated after the failed store
