@@ -1,4 +1,5 @@
-"""From per-segment results to the article JSON: pure functions, no I/O, no counters."""
+"""From segments to translated segments to the article JSON: pure functions, no I/O, no
+counters."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .glossary import Glossary
-from .protect import Masked, restore
+from .protect import Masked, protect, restore
 from .qa import QAFlag, check_segment
 from .records import Article, Part, Segment
 from .segment import join_sentences, one_paragraph
@@ -29,6 +30,17 @@ class Translated:
     origin: Origin
     qa: list[QAFlag] = field(default_factory=list)
     error: str | None = None
+
+
+def to_translate(segments: Sequence[Segment], langs: Sequence[str],
+                 human: dict[str, dict[str, str]], glossary: Glossary | None
+                 ) -> tuple[dict[str, dict[str, Masked]], list[str]]:
+    """Each segment's text masked per language, and the distinct masked texts the model is
+    to translate (those without a human translation)."""
+    masked = {lang: {s.text: protect(s.text, glossary, lang) for s in segments} for lang in langs}
+    todo = list(dict.fromkeys(masked[lang][s.text].text for lang in langs for s in segments
+                              if s.text not in human[lang]))
+    return masked, todo
 
 
 def finish_translations(segments: Sequence[Segment], lang: str, human: dict[str, str],

@@ -12,35 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .assemble import SegmentKey, Summary, Translated, assemble, finish_translations
+from .assemble import SegmentKey, Summary, Translated, assemble, finish_translations, to_translate
 from .backends.base import Backend
 from .cached import CachedGeneration, Outcome, generate_cached
 from .config import Config, GenerationSettings, ModelSpec
 from .engine import Engine, LocalEngine
 from .errors import InputError
 from .glossary import Glossary, load_glossary
-from .lifecycle import RunLifecycle, describe_inputs, package_versions
+from .lifecycle import RunLifecycle, describe_inputs
 from .memory import Memory, fingerprint
 from .modelcheck import translator_groups
 from .models import Models
-from .protect import protect
 from .readers import InputScan, read_inputs
 from .records import Article, BadRecord
 from .scheduler import BatchStats
 from .store import OutputDir, Run
 from .summaries import MAX_REDUCE_LEVELS, first_level, fold_level, partial_settings, plan_level
-from .work import (
-    Work,
-    add_segments,
-    article_sentences,
-    article_sha,
-    summary_sentences,
-    window_load,
-    windows,
-)
-
-__all__ = ["Models", "NullProgress", "Progress", "RunOptions", "RunResult", "Runner", "Work",
-           "article_sha", "describe_inputs", "package_versions", "run_batch", "windows"]
+from .work import Segmenter, Work, article_sha, windows
 
 
 class Progress(Protocol):
@@ -171,14 +159,14 @@ class Runner:
         return result
 
     def _run_window(self, works: list[Work], config_hash: str) -> None:
-        load = window_load([(self.models.get(spec), lang,
-                             spec.max_input_tokens or self.models.get(spec).max_input_tokens())
-                            for lang, spec in ((x, self.cfg.translators[x]) for x in self.cfg.languages)])
-        self._stage("segment", lambda: add_segments(article_sentences(works, self.glossary), load,
-                                                    self.glossary))
+        specs = [(lang, self.cfg.translators[lang]) for lang in self.cfg.languages]
+        segmenter = Segmenter([(self.models.get(spec), lang, spec.max_input_tokens
+                                or self.models.get(spec).max_input_tokens())
+                               for lang, spec in specs], self.glossary)
+        self._stage("segment", lambda: segmenter.articles(works))
         self._stage("summarize", lambda: self._summarize(works))
         self.models.snapshot("summarize", self.progress.log)
-        add_segments(summary_sentences(works, self.glossary), load, self.glossary)
+        segmenter.summaries(works)  # split like the body's, to fit
         self.progress.start("segments", sum(len(w.segments) for w in works if w.failure is None)
                             * len(self.cfg.languages))
         translated = self._stage("translate", lambda: self._translate(works))
@@ -253,10 +241,7 @@ class Runner:
         for spec, langs in translator_groups(self.cfg):
             human = {lang: self.memory.human_many(list({s.text for s in segments}), lang)
                      for lang in langs}
-            masked = {lang: {s.text: protect(s.text, self.glossary, lang) for s in segments}
-                      for lang in langs}
-            todo = list(dict.fromkeys(masked[lang][s.text].text for lang in langs for s in segments
-                                      if s.text not in human[lang]))
+            masked, todo = to_translate(segments, langs, human, self.glossary)
             got = self._generate("translate", spec, todo, list(langs), spec.generation)
             for lang in langs:
                 out_of = dict(zip(todo, got.outputs[lang], strict=True))

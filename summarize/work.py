@@ -79,6 +79,21 @@ def window_load(limits: Sequence[tuple[Backend, str, int]]) -> Callable[[list[st
     return load
 
 
+class Segmenter:
+    """Cuts articles, then their summaries, into segments that fit every translator; limits
+    are (backend, language, max input tokens) per translator."""
+
+    def __init__(self, limits: Sequence[tuple[Backend, str, int]], glossary: Glossary | None):
+        self.load = window_load(limits)
+        self.glossary = glossary
+
+    def articles(self, works: Sequence[Work]) -> None:
+        add_segments(article_sentences(works, self.glossary), self.load, self.glossary)
+
+    def summaries(self, works: Sequence[Work]) -> None:
+        add_segments(summary_sentences(works, self.glossary), self.load, self.glossary)
+
+
 def add_segments(sentences: list[Sentence], load: Callable[[list[str]], list[int]],
                  glossary: Glossary | None) -> None:
     """Append sentences to their articles as segments, splitting any that is too long."""
