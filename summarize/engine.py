@@ -4,15 +4,19 @@ the scheduler in this process; an engine over many machines implements the same 
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from .backends.base import Backend
 from .config import GenerationSettings
-from .scheduler import BatchStats, Generated, generate_all, generate_all_multi
+from .scheduler import (
+    BatchStats,
+    Generated,
+    Schedule,
+    iter_generate_all,
+    iter_generate_all_multi,
+)
 
 Lang = str | None  # None: English output (summaries)
 
@@ -53,10 +57,7 @@ class LocalEngine:
         if len(named) > 1 and len(named) == len(todo) and hasattr(backend, "generate_multi"):
             shared = [t for t in todo[named[0]] if all(t in set(todo[x]) for x in named[1:])]
             if shared:
-                def multi(on_batch: OnBatch) -> Generated:
-                    return generate_all_multi(backend, shared, named, settings, on_batch=on_batch,
-                                              **batching)
-
+                multi = iter_generate_all_multi(backend, shared, named, settings, **batching)
                 for r in _passes(multi, tuple(named)):
                     for lang in r.outputs:
                         done[lang].update(r.sources)
@@ -65,64 +66,29 @@ class LocalEngine:
         for lang in todo:
             rest = [t for t in todo[lang] if t not in done[lang] and t not in failures]
             if rest:
-                def single(on_batch: OnBatch, lang: Lang = lang, rest: list[str] = rest
-                           ) -> Generated:
-                    return generate_all(backend, rest, lang, settings, on_batch=on_batch,
-                                        **batching)
-
+                single = iter_generate_all(backend, rest, lang, settings, **batching)
                 for r in _passes(single, (lang,)):
                     failures.update(r.failures)
                     yield r
 
 
-OnBatch = Callable[[list[str], list[Any]], None]
-
-
-class _Stopped(Exception):
-    """The consumer went away: the pass ends after its current batch."""
-
-
-def _passes(run: Callable[[OnBatch], Generated], langs: tuple[Lang, ...]
-            ) -> Generator[BatchResult, None, None]:
-    """One scheduler pass as an iterator: the pass runs in a worker thread and waits while
-    the consumer handles each batch, so the two never run at once. If the consumer stops
-    (an error, an interrupt), the pass ends after the batch it is on, storing nothing."""
-    inbox: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
-    resume = threading.Semaphore(0)
-    stop = threading.Event()
-
-    def on_batch(sources: list[str], outputs: list[Any]) -> None:
-        inbox.put(("batch", (sources, outputs)))
-        resume.acquire()
-        if stop.is_set():
-            raise _Stopped
-
-    def work() -> None:
-        try:
-            inbox.put(("done", run(on_batch)))
-        except _Stopped:
-            pass
-        except BaseException as exc:  # handed to the consumer, raised there
-            inbox.put(("error", exc))
-
-    worker = threading.Thread(target=work, name="summarize-local-engine")
-    worker.start()
+def _passes(schedule: Schedule, langs: tuple[Lang, ...]) -> Generator[BatchResult, None, None]:
+    """One scheduler pass as BatchResults: each finished batch, then the pass's failures and
+    stats. The scheduler is itself a generator, so generation only advances when the consumer
+    asks for the next batch; a consumer that stops (an error, an interrupt) closes it, and it
+    stops after the batch it is on."""
     try:
         while True:
-            kind, value = inbox.get()
-            if kind == "error":
-                raise value
-            if kind == "done":
-                yield BatchResult(langs, failures=value.failures, stats=value.stats)
+            try:
+                sources, outputs = next(schedule)
+            except StopIteration as finished:
+                result: Generated = finished.value
+                yield BatchResult(langs, failures=result.failures, stats=result.stats)
                 return
-            sources, outputs = value
             if len(langs) > 1:
                 per_lang = {lang: [o[lang] for o in outputs] for lang in langs}
             else:
                 per_lang = {langs[0]: list(outputs)}
             yield BatchResult(langs, sources, per_lang)
-            resume.release()
     finally:
-        if worker.is_alive():
-            stop.set()
-            resume.release()
+        schedule.close()

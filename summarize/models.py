@@ -32,6 +32,8 @@ class Models:
         info = self.get(spec).info()
         ident = {k: info.get(k) for k in ("model", "resolved_revision", "content_hash", "backend",
                                           "family", "dtype", "compute_type")}
+        if info.get("prompt_fingerprint"):  # chat models: a changed prompt recomputes
+            ident["prompt_fingerprint"] = info["prompt_fingerprint"]
         return fingerprint(ident)
 
     def entries(self) -> list[dict[str, Any]]:

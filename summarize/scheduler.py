@@ -11,7 +11,7 @@ A failing batch is one of three things, and each is handled differently:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,11 +101,28 @@ def generate_all(
     of the batch still gets its outputs. ``on_batch(sources, outputs)`` runs after every
     finished batch so callers can persist results as soon as they exist.
     """
+    return drain(iter_generate_all(
+        backend, texts, target_lang, settings, max_batch_tokens=max_batch_tokens,
+        max_batch_size=max_batch_size, max_hypotheses=max_hypotheses), on_batch)
+
+
+def iter_generate_all(
+    backend: Backend,
+    texts: Sequence[str],
+    target_lang: str | None,
+    settings: GenerationSettings,
+    *,
+    max_batch_tokens: int,
+    max_batch_size: int,
+    max_hypotheses: int = DEFAULT_MAX_HYPOTHESES,
+) -> Schedule:
+    """generate_all as a generator: yields ``(sources, outputs)`` per finished batch and
+    returns the ``Generated`` summary; closing it stops after the current batch."""
     return _schedule(
         texts,
         lambda unique: backend.count_tokens(unique, target_lang),
         lambda batch: backend.generate_batch(batch, target_lang, settings),
-        max_batch_tokens, beam_capped(max_batch_size, settings.num_beams, max_hypotheses), on_batch,
+        max_batch_tokens, beam_capped(max_batch_size, settings.num_beams, max_hypotheses),
         f"{describe(backend)} ({target_lang or 'en'})",
     )
 
@@ -125,6 +142,22 @@ def generate_all_multi(
     one ``backend.generate_multi`` call for all languages, and outputs are ``{lang: text}`` per
     input. The call decodes ``len(target_langs)`` rows per sentence, so the hypothesis cap
     counts them."""
+    return drain(iter_generate_all_multi(
+        backend, texts, target_langs, settings, max_batch_tokens=max_batch_tokens,
+        max_batch_size=max_batch_size, max_hypotheses=max_hypotheses), on_batch)
+
+
+def iter_generate_all_multi(
+    backend: Backend,
+    texts: Sequence[str],
+    target_langs: Sequence[str],
+    settings: GenerationSettings,
+    *,
+    max_batch_tokens: int,
+    max_batch_size: int,
+    max_hypotheses: int = DEFAULT_MAX_HYPOTHESES,
+) -> Schedule:
+    """generate_all_multi as a generator (see iter_generate_all)."""
     multi = backend.generate_multi  # type: ignore[attr-defined]
 
     def call(batch: list[str]) -> list[dict[str, str]]:
@@ -135,9 +168,24 @@ def generate_all_multi(
     return _schedule(
         texts,
         lambda unique: backend.count_tokens(unique, target_langs[0]),
-        call, max_batch_tokens, beam_capped(max_batch_size, rows, max_hypotheses), on_batch,
+        call, max_batch_tokens, beam_capped(max_batch_size, rows, max_hypotheses),
         f"{describe(backend)} ({'+'.join(target_langs)})",
     )
+
+
+Schedule = Generator[tuple[list[str], list[Any]], None, Generated]
+
+
+def drain(schedule: Schedule, on_batch: Callable[[list[str], list[Any]], None] | None) -> Generated:
+    """Run a schedule to the end, handing each finished batch to ``on_batch``."""
+    while True:
+        try:
+            sources, outputs = next(schedule)
+        except StopIteration as done:
+            result: Generated = done.value
+            return result
+        if on_batch is not None:
+            on_batch(sources, outputs)
 
 
 def _schedule(
@@ -146,9 +194,8 @@ def _schedule(
     call: Callable[[list[str]], list[Any]],
     max_batch_tokens: int,
     max_batch_size: int,
-    on_batch: Callable[[list[str], list[Any]], None] | None,
     what: str = "generation",
-) -> Generated:
+) -> Schedule:
     stats = BatchStats(inputs=len(texts))
     unique = list(dict.fromkeys(texts))
     stats.unique = len(unique)
@@ -219,7 +266,6 @@ def _schedule(
         stats.source_tokens += sum(length_of[t] for t in batch)
         stats.padded_tokens += padded(batch)
         results.update(zip(batch, outputs, strict=True))
-        if on_batch is not None:
-            on_batch(batch, outputs)
+        yield batch, outputs
     stats.seconds = time.perf_counter() - start
     return Generated([results.get(t) for t in texts], failures, stats)

@@ -498,3 +498,22 @@ def test_config_chat_yaml_runs_through_load_backend(tiny_models: Path) -> None:
     with pytest.raises(ConfigError, match="family"):
         load_config(tiny_models / "config-chat.yaml",
                     {"translators.ko.backend": "ctranslate2"})
+
+
+def test_a_changed_prompt_recomputes_and_an_unchanged_one_reuses(tiny_models, tmp_path, monkeypatch):
+    """The prompt fingerprint is part of the memory key: same prompts reuse everything, edited
+    prompts regenerate everything."""
+    from summarize import prompts
+    from summarize.config import load_config
+    from summarize.runner import RunOptions, run_batch
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "articles" / "briefs.jsonl"
+    cfg = load_config(tiny_models / "config-chat.yaml", {"device": "cpu"})
+    first = run_batch(RunOptions(input=examples, out=tmp_path, config=cfg))
+    assert first.manifest["counts"]["segments_computed"] > 0
+    same = run_batch(RunOptions(input=examples, out=tmp_path, config=cfg))
+    assert same.manifest["counts"]["segments_computed"] == 0
+    monkeypatch.setattr(prompts, "PROMPT_FINGERPRINT", "edited-prompts")
+    edited = run_batch(RunOptions(input=examples, out=tmp_path, config=cfg))
+    assert edited.manifest["counts"]["segments_reused"] == 0
+    assert edited.manifest["counts"]["segments_computed"] == first.manifest["counts"]["segments_computed"]
