@@ -42,16 +42,11 @@ from summarize import prompts
 from summarize.backends import devices
 from summarize.backends.base import OutOfMemory
 from summarize.backends.hf import (
-    _load_message,
     _model_input_limit,
-    _pick_device,
-    _pick_dtype,
-    _placement,
     _provenance,
-    _quiet_transformers,
-    _resolve_source,
     _Source,
     cuda_stats,
+    load_pretrained,
 )
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError
@@ -111,36 +106,15 @@ class ChatBackend:
     @classmethod
     def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> ChatBackend:
         """Load tokenizer and causal LM from a hub id (at ``spec.revision``) or a local folder."""
-        from transformers import AutoTokenizer, GenerationConfig
+        from transformers import GenerationConfig
 
-        _quiet_transformers()
-        source = _resolve_source(spec)
-        torch_device = _pick_device(device)
-        torch_dtype = _pick_dtype(dtype, torch_device)
-        placement = _placement(torch_device)
-        attempts = source.attempts()
-        for attempt, local_only in enumerate(attempts, start=1):
-            kwargs = {
-                "revision": source.commit,
-                "local_files_only": local_only,
-                "cache_dir": source.cache_dir,
-            }
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(source.name, **kwargs)
-                model = _load_causal_lm(source.name, dtype=torch_dtype, **placement, **kwargs)
-                break
-            except Exception as exc:  # any failure to read the files becomes one user message
-                if attempt == len(attempts):
-                    raise ModelLoadError(_load_message(spec, source, exc)) from None
+        source, tokenizer, model, torch_device = load_pretrained(spec, device, dtype, _load_causal_lm)
         if not _has_chat_template(tokenizer):
             raise ModelLoadError(
                 f"{spec.model} has no chat template: family chat needs an instruction-tuned "
                 f"model whose tokenizer files hold one (chat_template.jinja or "
                 f"tokenizer_config.json)"
             )
-        if not placement:
-            model.to(torch_device)
-        model.eval()
         generation = model.generation_config.to_dict()
         ids = {name: generation.get(name) for name in _TOKEN_ID_FIELDS}
         for name in _TOKEN_ID_FIELDS:

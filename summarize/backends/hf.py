@@ -81,30 +81,9 @@ class HFBackend:
     @classmethod
     def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> HFBackend:
         """Load tokenizer and model from a hub id (at ``spec.revision``) or a local folder."""
-        from transformers import AutoTokenizer, GenerationConfig
+        from transformers import GenerationConfig
 
-        _quiet_transformers()
-        source = _resolve_source(spec)
-        torch_device = _pick_device(device)
-        torch_dtype = _pick_dtype(dtype, torch_device)
-        placement = _placement(torch_device)
-        attempts = source.attempts()
-        for attempt, local_only in enumerate(attempts, start=1):
-            kwargs = {
-                "revision": source.commit,
-                "local_files_only": local_only,
-                "cache_dir": source.cache_dir,
-            }
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(source.name, **kwargs)
-                model = _load_model(source.name, dtype=torch_dtype, **placement, **kwargs)
-                break
-            except Exception as exc:  # any failure to read the files becomes one user message
-                if attempt == len(attempts):
-                    raise ModelLoadError(_load_message(spec, source, exc)) from None
-        if not placement:
-            model.to(torch_device)
-        model.eval()
+        source, tokenizer, model, torch_device = load_pretrained(spec, device, dtype, _load_model)
         model_generation = model.generation_config.to_dict()
         model.generation_config = GenerationConfig(
             **_special_token_ids(model_generation, model.config)
@@ -346,6 +325,39 @@ class HFBackend:
 
 
 # ---------------------------------------------------------------------- module helpers
+
+
+def load_pretrained(
+    spec: ModelSpec, device: str, dtype: str, load_model: Any
+) -> tuple[_Source, Any, Any, Any]:
+    """(source, tokenizer, model in eval mode on its device, torch device) for a spec: the hub
+    revision pinned, the cache tried before the Hub, weights placed straight on a CUDA card.
+    ``load_model(name, **kwargs)`` is the model class's from_pretrained (seq2seq or causal)."""
+    from transformers import AutoTokenizer
+
+    _quiet_transformers()
+    source = _resolve_source(spec)
+    torch_device = _pick_device(device)
+    torch_dtype = _pick_dtype(dtype, torch_device)
+    placement = _placement(torch_device)
+    attempts = source.attempts()
+    for attempt, local_only in enumerate(attempts, start=1):
+        kwargs = {
+            "revision": source.commit,
+            "local_files_only": local_only,
+            "cache_dir": source.cache_dir,
+        }
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source.name, **kwargs)
+            model = load_model(source.name, dtype=torch_dtype, **placement, **kwargs)
+            break
+        except Exception as exc:  # any failure to read the files becomes one user message
+            if attempt == len(attempts):
+                raise ModelLoadError(_load_message(spec, source, exc)) from None
+    if not placement:
+        model.to(torch_device)
+    model.eval()
+    return source, tokenizer, model, torch_device
 
 
 def _resolve_source(spec: ModelSpec) -> _Source:
