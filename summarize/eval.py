@@ -1,0 +1,450 @@
+"""`summarize eval`: how well a profile translates (and summarises), scored against references.
+
+The references are the shipped FLORES-200 devtest (``--set flores200``) or the user's own JSONL
+file (``--refs``). Sources go through the production path of `summarize run`: segmentation to
+fit the translators, protection and the config's glossary, the scheduler with the config's batch
+settings and each model's generation settings, multilingual models generating all their
+languages together, and the translation memory with the run's own keys, so what a run or an
+earlier eval generated is reused and an unchanged profile re-evaluates without generating.
+Reviewed (human) translations in the memory are not used: the model is what is scored.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .assemble import (
+    SegmentKey,
+    Summary,
+    Translated,
+    assemble,
+    finish_translations,
+    key_of,
+    to_translate,
+)
+from .backends.base import Backend
+from .cached import CachedGeneration, Outcome, generate_cached
+from .config import Config, GenerationSettings, ModelSpec
+from .engine import LocalEngine
+from .errors import InputError, RecordError
+from .glossary import Glossary, load_glossary
+from .memory import Memory, fingerprint
+from .modelcheck import translator_groups
+from .models import Models
+from .qa import CHECKS
+from .readers import split_paragraphs
+from .records import Article, BadRecord
+from .store import OutputDir
+from .summaries import MAX_REDUCE_LEVELS, first_level, fold_level, partial_settings, plan_level
+from .work import Segmenter, Work
+
+SETS = ("flores200",)
+FLORES_SIZE = 1012
+FLORES_FILES = {"en": "eng_Latn.devtest", "ko": "kor_Hang.devtest", "zh-Hans": "zho_Hans.devtest"}
+TARGETS = ("ko", "zh-Hans")
+# sacrebleu's tokenizer for BLEU per target language: Chinese needs its own word splitting and
+# Korean has no standard one in sacrebleu without MeCab, so it is scored on characters.
+BLEU_TOKENIZE = {"ko": "char", "zh-Hans": "zh"}
+REF_KEYS = ("id", "en", "ko", "zh-Hans", "summary", "body", "text", "meta")
+# Licences of the models the shipped configs name (from their model cards), for hub models
+# whose card is not on this machine.
+LICENCES = {
+    "sshleifer/distilbart-cnn-12-6": "apache-2.0",
+    "Helsinki-NLP/opus-mt-en-zh": "apache-2.0",
+    "Helsinki-NLP/opus-mt-tc-big-en-ko": "cc-by-4.0",
+    "facebook/m2m100_418M": "mit",
+    "facebook/m2m100_1.2B": "mit",
+    "facebook/mbart-large-50-one-to-many-mmt": "mit",
+    "facebook/nllb-200-distilled-600M": "cc-by-nc-4.0",
+}
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One record to evaluate: an English source with reference translations, and/or an
+    article with a reference summary."""
+
+    id: str
+    en: str | None = None
+    targets: dict[str, str] = field(default_factory=dict)  # language -> reference translation
+    article: str | None = None  # the text to summarise, when ``summary`` is set
+    summary: str | None = None
+
+
+@dataclass
+class ReferenceSet:
+    name: str
+    items: list[Reference]
+    bad: list[BadRecord] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- references
+
+
+def _flores_lines(lang: str) -> list[str]:
+    res = resources.files("summarize.data").joinpath("flores200").joinpath(FLORES_FILES[lang])
+    return res.read_text(encoding="utf-8").removesuffix("\n").split("\n")
+
+
+def flores200(limit: int | None = None) -> ReferenceSet:
+    """The shipped FLORES-200 devtest (first ``limit`` sentences); ids are its line numbers."""
+    lines = {lang: _flores_lines(lang) for lang in FLORES_FILES}
+    n = min(FLORES_SIZE, limit or FLORES_SIZE)
+    items = [Reference(f"devtest:{i + 1}", lines["en"][i],
+                       {lang: lines[lang][i] for lang in TARGETS}) for i in range(n)]
+    name = "flores200 devtest" + (f" (first {n} of {FLORES_SIZE})" if n < FLORES_SIZE else "")
+    return ReferenceSet(name, items)
+
+
+def _text(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{key} is not a string (got {type(value).__name__})")
+    if not value.strip():
+        raise RecordError(f"{key} is empty")
+    return value
+
+
+def parse_reference(obj: Any, line: int) -> Reference:
+    """A Reference from one JSONL object; RecordError says why it is unusable."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
+    unknown = [k for k in obj if k not in REF_KEYS]
+    if unknown:
+        raise RecordError(f"unknown key(s) {', '.join(map(repr, unknown))} "
+                          f"(known: {', '.join(REF_KEYS)})")
+    raw_id = obj.get("id")
+    if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, str | int)):
+        raise RecordError(f"id is not a string or number (got {type(raw_id).__name__})")
+    rid = str(raw_id).strip() if raw_id is not None and str(raw_id).strip() else f"line {line}"
+    en = _text(obj, "en")
+    targets = {lang: t for lang in TARGETS if (t := _text(obj, lang)) is not None}
+    body, text, summary = _text(obj, "body"), _text(obj, "text"), _text(obj, "summary")
+    if body is not None and text is not None:
+        raise RecordError("has both body and text (give the article once)")
+    if targets and en is None:
+        raise RecordError(f"{'/'.join(targets)} given without the English source en")
+    article = body or text
+    if article is not None and summary is None:
+        raise RecordError(f"{'body' if body else 'text'} given without a reference summary")
+    if summary is not None and article is None and en is None:
+        raise RecordError("summary given without the article (body, text or en)")
+    if not targets and summary is None:
+        raise RecordError("nothing to evaluate: needs en with ko and/or zh-Hans, "
+                          "or summary with body, text or en")
+    return Reference(rid, en if targets else None, targets,
+                     (article or en) if summary is not None else None, summary)
+
+
+def read_references(path: Path, limit: int | None = None) -> ReferenceSet:
+    """The user's references, one JSON object a line; bad lines are kept as BadRecords."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read references {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"references {path} are not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    refs = ReferenceSet(str(path), [])
+    seen: set[str] = set()
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        if limit is not None and len(refs.items) >= limit:
+            break
+        obj: Any = None
+        try:
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise RecordError(f"malformed JSON: {exc.msg} (column {exc.colno})") from None
+            ref = parse_reference(obj, number)
+            if ref.id in seen:
+                raise RecordError(f"id {ref.id!r} appears on an earlier line")
+        except RecordError as exc:
+            rid = obj.get("id") if isinstance(obj, dict) else None
+            refs.bad.append(BadRecord(path.name, str(exc), number,
+                                      str(rid) if isinstance(rid, str | int) else None))
+            continue
+        seen.add(ref.id)
+        refs.items.append(ref)
+    if not refs.items:
+        raise InputError(f"no usable references in {path} ({len(refs.bad)} bad line(s)"
+                         + (f"; first: {refs.bad[0].describe()}" if refs.bad else "") + ")")
+    return refs
+
+
+# ---------------------------------------------------------------------------- scores
+
+
+def translation_scores(outputs: Sequence[str], references: Sequence[str], lang: str
+                       ) -> dict[str, Any]:
+    """Corpus chrF and BLEU (sacrebleu, 0-100), BLEU with the language's tokenizer."""
+    import sacrebleu
+
+    refs = [list(references)]
+    chrf = sacrebleu.corpus_chrf(list(outputs), refs)
+    bleu = sacrebleu.corpus_bleu(list(outputs), refs, tokenize=BLEU_TOKENIZE[lang])
+    return {"chrf": round(float(chrf.score), 2), "bleu": round(float(bleu.score), 2),
+            "bleu_tokenize": BLEU_TOKENIZE[lang]}
+
+
+def rouge_scores(outputs: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Mean ROUGE-1/2/L F-measures (rouge-score, stemmed English, 0-100)."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
+    for out, ref in zip(outputs, references, strict=True):
+        for name, score in scorer.score(ref, out).items():
+            totals[name] += score.fmeasure
+    n = max(1, len(outputs))
+    return {name: round(100 * total / n, 2) for name, total in totals.items()}
+
+
+def qa_rates(results: Sequence[Translated]) -> dict[str, Any]:
+    """Share of segments with any QA flag, and per check (segments with that check)."""
+    n = len(results)
+    flagged = sum(1 for r in results if r.qa)
+    per_check = {c: sum(1 for r in results if any(f.check == c for f in r.qa)) for c in CHECKS}
+    return {"segments": n, "flagged": flagged, "flagged_share": round(flagged / n, 4) if n else 0.0,
+            "checks": {c: {"segments": k, "share": round(k / n, 4)}
+                       for c, k in per_check.items() if k}}
+
+
+def model_licence(spec: ModelSpec, info: dict[str, Any]) -> str:
+    """The licence in the model card's front matter when the card is on disk, else the
+    table of the shipped configs' models, else "unknown"."""
+    for folder in (info.get("local_path"), spec.model):
+        if folder:
+            licence = card_licence(Path(folder) / "README.md")
+            if licence:
+                return licence
+    return LICENCES.get(spec.model, "unknown")
+
+
+def card_licence(path: Path) -> str | None:
+    """``license:`` of a model card's YAML front matter, if it has one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith("---"):
+        return None
+    end = text.find("\n---", 3)
+    if end < 0:
+        return None
+    try:
+        meta = yaml.safe_load(text[3:end])
+    except yaml.YAMLError:
+        return None
+    value = meta.get("license") if isinstance(meta, dict) else None
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    return str(value) if value else None
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+class Evaluation:
+    """One config over one reference set, through the memory in ``memory``."""
+
+    def __init__(self, config: Config, models: Models, memory: Memory, progress: Any):
+        self.cfg = config
+        self.models = models
+        self.memory = memory
+        self.progress = progress
+        self.glossary: Glossary | None = load_glossary(config.glossary)
+        self.engine = LocalEngine()
+        self.computed = 0
+        self.reused = 0
+
+    def _generate(self, task: str, spec: ModelSpec, texts: list[str], langs: list[str | None],
+                  settings: GenerationSettings) -> Outcome:
+        """The runner's generation: memory keys from the model and settings fingerprints."""
+        cache = CachedGeneration(self.memory, task, self.models.fingerprint(spec),
+                                 fingerprint(settings.model_dump(mode="json")))
+        batching = {"max_batch_tokens": self.cfg.batch.max_batch_tokens,
+                    "max_batch_size": self.cfg.batch.max_batch_size,
+                    "max_hypotheses": self.cfg.batch.max_hypotheses}
+        phase = "segments" if task == "translate" else "summaries"
+        outcome = generate_cached(cache, self.engine, self.models.get(spec), texts, langs,
+                                  settings, batching, functools.partial(self.progress.advance, phase))
+        self.computed += outcome.segments_computed
+        self.reused += outcome.segments_reused
+        return outcome
+
+    def translations(self, items: Sequence[Reference]) -> list[dict[str, Any]]:
+        """Per language of the config with references: scores, QA rates, outputs."""
+        langs = [lang for lang in self.cfg.languages if any(lang in r.targets for r in items)]
+        if not langs:
+            return []
+        works = [Work(Article(r.id, "", tuple(split_paragraphs(r.en or ""))), "") for r in items]
+        limits = [(self.models.get(self.cfg.translators[lang]), lang,
+                   self.cfg.translators[lang].max_input_tokens
+                   or self.models.get(self.cfg.translators[lang]).max_input_tokens())
+                  for lang in langs]
+        Segmenter(limits, self.glossary).articles(works)
+        segments = [s for w in works for s in w.segments]
+        self.progress.start("segments", len(segments) * len(langs))
+        translated: dict[str, dict[SegmentKey, Translated]] = {}
+        specs: dict[str, ModelSpec] = {}
+        for spec, group in translator_groups(self.cfg):
+            group = [lang for lang in group if lang in langs]
+            if not group:
+                continue
+            no_human: dict[str, dict[str, str]] = {lang: {} for lang in group}
+            masked, todo = to_translate(segments, group, no_human, self.glossary)
+            got = self._generate("translate", spec, todo, list(group), spec.generation)
+            for lang in group:
+                out_of = dict(zip(todo, got.outputs[lang], strict=True))
+                translated[lang] = finish_translations(segments, lang, {}, masked[lang], out_of,
+                                                       got.failures, got.reused[lang],
+                                                       self.glossary)
+                specs[lang] = spec
+        rows = []
+        for lang in langs:
+            rows.append(self._language_row(lang, specs[lang], items, works, translated))
+        return rows
+
+    def _language_row(self, lang: str, spec: ModelSpec, items: Sequence[Reference],
+                      works: Sequence[Work], translated: dict[str, dict[SegmentKey, Translated]]
+                      ) -> dict[str, Any]:
+        outputs: list[dict[str, str]] = []
+        results: list[Translated] = []
+        failures: list[str] = []
+        for ref, w in zip(items, works, strict=True):
+            if lang not in ref.targets:
+                continue
+            # The run's own assembly: sentences joined per the language's typography.
+            doc, _ = assemble(w.article, w.segments, Summary("", 0), {lang: translated[lang]},
+                              [lang], "", "")
+            outputs.append({"id": ref.id, "output": doc["translations"][lang]["body"]})
+            for s in w.segments:
+                r = translated[lang][key_of(s)]
+                results.append(r)
+                if r.text is None:
+                    failures.append(f"{ref.id}: {r.error}")
+        hyps = [o["output"] for o in outputs]
+        refs = [r.targets[lang] for r in items if lang in r.targets]
+        info = self.models.get(spec).info()
+        return {"lang": lang, "model": spec.model, "licence": model_licence(spec, info),
+                "fingerprint": self.models.fingerprint(spec), "items": len(outputs),
+                **translation_scores(hyps, refs, lang), "qa": qa_rates(results),
+                "failed_segments": len(failures), "failures": failures[:20], "outputs": outputs}
+
+    def summaries(self, items: Sequence[Reference]) -> dict[str, Any] | None:
+        """ROUGE of the config's summaries against the reference summaries."""
+        items = [r for r in items if r.summary is not None]
+        if not items:
+            return None
+        spec = self.cfg.summarizer
+        backend = self.models.get(spec)
+        got, failures = summarize_articles(
+            {r.id: tuple(split_paragraphs(r.article or "")) for r in items}, spec, backend,
+            lambda texts, settings: self._generate("summarize", spec, texts, [None], settings))
+        outputs = [{"id": r.id, "output": got.get(r.id, "")} for r in items]
+        scores = rouge_scores([o["output"] for o in outputs], [r.summary or "" for r in items])
+        return {"model": spec.model, "licence": model_licence(spec, backend.info()),
+                "fingerprint": self.models.fingerprint(spec), "items": len(items), **scores,
+                "failed": len(failures),
+                "failures": [f"{aid}: {why}" for aid, why in list(failures.items())[:20]],
+                "outputs": outputs}
+
+
+def summarize_articles(articles: dict[str, Sequence[str]], spec: ModelSpec, backend: Backend,
+                       generate: Callable[[list[str], GenerationSettings], Outcome]
+                       ) -> tuple[dict[str, str], dict[str, str]]:
+    """English summaries by article id as `summarize run` makes them (map-reduce over chunks
+    when an article is longer than the window), and why any article has none."""
+    window = spec.max_input_tokens or backend.max_input_tokens()
+    summaries: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    pending = first_level(dict(articles))
+    for _ in range(MAX_REDUCE_LEVELS):
+        plan = plan_level(pending, window, lambda xs: backend.count_tokens(xs, None))
+        outputs: list[dict[str, str | None]] = []
+        errors: dict[str, str] = {}
+        for texts, settings in ((plan.final_texts, spec.generation),
+                                (plan.partial_texts, partial_settings(spec.generation, window))):
+            got = generate(texts, settings) if texts else None
+            outputs.append(dict(zip(texts, got.outputs[None], strict=True)) if got else {})
+            errors.update(got.failures if got else {})
+        folded = fold_level(plan, outputs[0], outputs[1], errors)
+        summaries.update(folded.summaries)
+        failed.update(folded.failures)
+        pending = folded.pending
+        if not pending:
+            return summaries, failed
+    failed.update({aid: f"summary did not converge in {MAX_REDUCE_LEVELS} map-reduce levels"
+                   for aid in pending})
+    return summaries, failed
+
+
+def evaluate(configs: Sequence[tuple[str, Config]], refs: ReferenceSet, out: Path,
+             progress: Any, loader: Callable[..., Backend] | None = None) -> dict[str, Any]:
+    """The report of every config over ``refs``; the memory is OUT/memory.sqlite, the same
+    file `summarize run --out OUT` uses (the folder is locked meanwhile)."""
+    if loader is None:
+        from .backends import load_backend
+
+        loader = load_backend
+    od = OutputDir(out)
+    od.lock()
+    try:
+        memory = Memory(od.memory_path)
+        try:
+            results = [_evaluate_one(name, cfg, refs, memory, progress, loader)
+                       for name, cfg in configs]
+        finally:
+            memory.close()
+    finally:
+        od.unlock()
+    return {"references": {"set": refs.name, "records": len(refs.items),
+                           "bad_records": [b.describe() for b in refs.bad]},
+            "memory": str(od.memory_path), "configs": results}
+
+
+def _evaluate_one(name: str, cfg: Config, refs: ReferenceSet, memory: Memory, progress: Any,
+                  loader: Callable[..., Backend]) -> dict[str, Any]:
+    start = time.perf_counter()
+    progress.log(f"evaluating {name} on {refs.name}")
+    ev = Evaluation(cfg, Models(cfg, loader), memory, progress)
+    translations = ev.translations([r for r in refs.items if r.en is not None])
+    summary = ev.summaries(refs.items)
+    missing = sorted({lang for r in refs.items for lang in r.targets} - set(cfg.languages))
+    return {"config": name, "config_hash": cfg.hash(), "translations": translations,
+            "summary": summary, "languages_not_in_config": missing,
+            "segments_computed": ev.computed, "segments_reused": ev.reused,
+            "seconds": round(time.perf_counter() - start, 2)}
+
+
+def failed_count(report: dict[str, Any]) -> int:
+    """Segments and summaries that could not be generated, over all configs."""
+    return sum(sum(t["failed_segments"] for t in c["translations"])
+               + (c["summary"]["failed"] if c["summary"] else 0) for c in report["configs"])
+
+
+def translation_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Terminal table rows: one per config and language."""
+    return [[c["config"], t["lang"], f"{t['chrf']:.1f}", f"{t['bleu']:.1f}",
+             f"{t['qa']['flagged_share']:.0%}", str(t["items"]), t["model"], t["licence"]]
+            for c in report["configs"] for t in c["translations"]]
+
+
+def summary_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Terminal table rows: one per config with reference summaries."""
+    return [[c["config"], *(f"{s[k]:.1f}" for k in ROUGE_TYPES), str(s["items"]), s["model"],
+             s["licence"]] for c in report["configs"] if (s := c["summary"])]
