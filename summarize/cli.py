@@ -405,8 +405,11 @@ def eval_cmd(
         typer.echo(f"{failed} segment(s)/summaries could not be generated and score as empty "
                    "(see the report's failures)", err=True)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(json_path, dump_json(report))
+        try:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(json_path, dump_json(report))
+        except OSError as exc:
+            _fail(ConfigError(f"cannot write the report {json_path}: {exc.strerror or exc}"))
     raise typer.Exit(EXIT_PARTIAL if failed else EXIT_OK)
 
 

@@ -157,6 +157,46 @@ def test_eval_limit_applies_to_own_references(tiny_models, tmp_path):
     assert [o["id"] for o in rows[0]["outputs"]] == ["line 1", "line 2"]
 
 
+def test_eval_applies_the_configs_glossary(tiny_models, tmp_path):
+    cfg = yaml.safe_load((tiny_models / "config.yaml").read_text())
+    cfg["glossary"] = {"Wikinews": {"ko": "위키뉴스", "zh-Hans": "维基新闻"}}
+    config = tmp_path / "glossary.yaml"
+    config.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    path = tmp_path / "refs.jsonl"
+    path.write_text(json.dumps({"en": "Wikinews reported the storm on Monday.", "ko": "참조",
+                                "zh-Hans": "参考"}) + "\n")
+    report = tmp_path / "r.json"
+    result = invoke("--config", str(config), "--refs", str(path), "--out", str(tmp_path / "out"),
+                    "--json", str(report), "-q")
+    assert result.exit_code == 0, result.output
+    rows = {t["lang"]: t for t in json.loads(report.read_text())["configs"][0]["translations"]}
+    assert "위키뉴스" in rows["ko"]["outputs"][0]["output"]
+    assert "维基新闻" in rows["zh-Hans"]["outputs"][0]["output"]
+
+
+def test_eval_reports_failed_segments_and_exits_3(tmp_path, monkeypatch):
+    from tests.fakes import FakeLoader
+
+    monkeypatch.setattr("summarize.backends.load_backend", FakeLoader(poison="storm"))
+    config = tmp_path / "fake.yaml"
+    config.write_text(yaml.safe_dump({
+        "summarizer": {"model": "fake/sum"}, "model_check": False,
+        "translators": {"ko": {"model": "fake/multi"}, "zh-Hans": {"model": "fake/multi"}}}))
+    path = tmp_path / "refs.jsonl"
+    path.write_text(json.dumps({"id": "calm", "en": "The sea was calm.", "ko": "바다는 잔잔했다."})
+                    + "\n" + json.dumps({"id": "bad", "en": "A storm came.", "ko": "폭풍이 왔다."})
+                    + "\n")
+    report = tmp_path / "r.json"
+    result = invoke("--config", str(config), "--refs", str(path), "--out", str(tmp_path / "out"),
+                    "--json", str(report), "-q")
+    assert result.exit_code == 3, result.output
+    assert "1 segment(s)/summaries could not be generated" in result.output
+    row = json.loads(report.read_text())["configs"][0]["translations"][0]
+    assert row["failed_segments"] == 1 and row["failures"][0].startswith("bad: ")
+    outputs = {o["id"]: o["output"] for o in row["outputs"]}
+    assert outputs["calm"] and outputs["bad"] == ""  # scored as empty, and said so
+
+
 # ---------------------------------------------------------------------------- errors
 
 
@@ -258,3 +298,14 @@ def test_model_licence_from_card_then_table(tmp_path):
     assert ev.model_licence(hub, {"local_path": ""}) == "cc-by-nc-4.0"
     (card / "README.md").write_text("# A card without front matter\n")
     assert ev.model_licence(ModelSpec(model=str(card)), {}) == "unknown"
+
+
+def test_rouge_is_the_mean_f_measure():
+    outputs = ["the cat sat on the mat today", "rain fell in seoul"]
+    refs = ["the cat sat on the mat", "heavy rain fell in seoul on monday"]
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    got = ev.rouge_scores(outputs, refs)
+    for name in ("rouge1", "rouge2", "rougeL"):
+        mean = sum(scorer.score(r, o)[name].fmeasure for o, r in zip(outputs, refs, strict=True)) / 2
+        assert got[name] == round(100 * mean, 2)
+    assert 0 < got["rouge2"] < got["rouge1"] < 100
