@@ -292,10 +292,12 @@ class Evaluation:
         if not langs:
             return []
         works = [Work(Article(r.id, "", tuple(split_paragraphs(r.en or ""))), "") for r in items]
-        limits = [(self.models.get(self.cfg.translators[lang]), lang,
-                   self.cfg.translators[lang].max_input_tokens
-                   or self.models.get(self.cfg.translators[lang]).max_input_tokens())
-                  for lang in langs]
+        # Cut to fit every translator of the config, as a run does, so segments (and memory
+        # keys) are the run's even when the references cover fewer languages.
+        limits = [(self.models.get(spec), lang,
+                   spec.max_input_tokens or self.models.get(spec).max_input_tokens())
+                  for lang, spec in ((lang, self.cfg.translators[lang])
+                                     for lang in self.cfg.languages)]
         Segmenter(limits, self.glossary).articles(works)
         segments = [s for w in works for s in w.segments]
         self.progress.start("segments", len(segments) * len(langs))
