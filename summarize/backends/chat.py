@@ -32,21 +32,20 @@ every reply that needed the retry or was cut off at the token budget.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from summarize import prompts
-from summarize.backends import devices
-from summarize.backends.base import OutOfMemory
 from summarize.backends.hf import (
     _model_input_limit,
     _provenance,
     _Source,
     cuda_stats,
+    device_errors,
     load_pretrained,
+    seed_sampling,
 )
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError
@@ -330,33 +329,11 @@ class ChatBackend:
         encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
-    @contextlib.contextmanager
-    def _device_errors(self, rows: int, longest: int) -> Iterator[None]:
-        """Device allocation failures become OutOfMemory, so the scheduler halves the batch."""
-        import torch
+    def _device_errors(self, rows: int, longest: int) -> Any:
+        return device_errors(self.spec.model, self.device,
+                             f"{rows} rows ({longest} prompt tokens each, padded)")
 
-        out_of_memory = False
-        try:
-            yield
-        except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
-            if not devices.is_out_of_memory(exc):
-                raise
-            out_of_memory = True  # free memory outside the handler, once the traceback is gone
-        if out_of_memory:
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            raise OutOfMemory(
-                f"{self.spec.model}: out of device memory on a batch of {rows} rows "
-                f"({longest} prompt tokens each, padded)"
-            )
-
-    @staticmethod
-    def _seed(settings: GenerationSettings) -> None:
-        """Sampling restarts from the configured seed on every call, so a batch is repeatable."""
-        if settings.do_sample:
-            import torch
-
-            torch.manual_seed(settings.seed)
+    _seed = staticmethod(lambda settings: seed_sampling(settings))
 
 
 # ---------------------------------------------------------------------- module helpers

@@ -227,33 +227,10 @@ class HFBackend:
         decoded = self._decode(output, first)
         return {lang: decoded[i * n:(i + 1) * n] for i, lang in enumerate(langs)}
 
-    @contextlib.contextmanager
-    def _device_errors(self, rows: int, longest: int) -> Iterator[None]:
-        """Device allocation failures (torch's, cuBLAS's, cuDNN's) become OutOfMemory."""
-        import torch
+    def _device_errors(self, rows: int, longest: int) -> Any:
+        return device_errors(self.spec.model, self.device, f"{rows} rows (longest {longest} tokens)")
 
-        out_of_memory = False
-        try:
-            yield
-        except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
-            if not devices.is_out_of_memory(exc):
-                raise
-            out_of_memory = True  # free memory outside the handler, once the traceback is gone
-        if out_of_memory:
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            raise OutOfMemory(
-                f"{self.spec.model}: out of device memory on a batch of {rows} rows "
-                f"(longest {longest} tokens)"
-            )
-
-    @staticmethod
-    def _seed(settings: GenerationSettings) -> None:
-        """Sampling restarts from the configured seed on every call, so a batch is repeatable."""
-        if settings.do_sample:
-            import torch
-
-            torch.manual_seed(settings.seed)
+    _seed = staticmethod(lambda settings: seed_sampling(settings))
 
     # ------------------------------------------------------------------ helpers
 
@@ -358,6 +335,33 @@ def load_pretrained(
         model.to(torch_device)
     model.eval()
     return source, tokenizer, model, torch_device
+
+
+@contextlib.contextmanager
+def device_errors(model: str, device: Any, batch: str) -> Iterator[None]:
+    """Device allocation failures (torch's, cuBLAS's, cuDNN's) become OutOfMemory, so the
+    scheduler halves the batch; the CUDA cache is freed once the traceback is gone."""
+    import torch
+
+    out_of_memory = False
+    try:
+        yield
+    except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
+        if not devices.is_out_of_memory(exc):
+            raise
+        out_of_memory = True
+    if out_of_memory:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        raise OutOfMemory(f"{model}: out of device memory on a batch of {batch}")
+
+
+def seed_sampling(settings: GenerationSettings) -> None:
+    """Sampling restarts from the configured seed on every call, so a batch is repeatable."""
+    if settings.do_sample:
+        import torch
+
+        torch.manual_seed(settings.seed)
 
 
 def _resolve_source(spec: ModelSpec) -> _Source:
