@@ -20,7 +20,7 @@ $(BIN)/summarize: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || \
 	  $(BIN)/pip install "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install -e ".[dev,ray]"
 	touch $(BIN)/summarize
 
 run: install

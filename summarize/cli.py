@@ -74,6 +74,8 @@ def run(
     to: Annotated[Path | None, typer.Option(help="Export destination (with --export).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the closing summary.")] = False,
     no_check: Annotated[bool, typer.Option("--no-check", help="Skip the model check on first use of a model version.")] = False,
+    engine: Annotated[str | None, typer.Option(help="local (this process) or ray (actors on a Ray cluster); overrides the config.")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (implies --engine ray); default: RAY_ADDRESS, else a local Ray for the run.")] = None,
 ) -> None:
     """Summarise and translate a batch of articles into OUT/<run_id>/."""
     from .config import load_config
@@ -87,7 +89,9 @@ def run(
         if config is None and not config_path.exists():
             raise ConfigError("no --config given and configs/default.yaml not found here")
         overrides = {"device": device, "dtype": dtype, "batch.max_batch_tokens": max_batch_tokens,
-                     "languages": lang or None, "glossary": str(glossary) if glossary else None}
+                     "languages": lang or None, "glossary": str(glossary) if glossary else None,
+                     "engine": "ray" if ray_address and engine is None else engine,
+                     "ray.address": ray_address}
         cfg = load_config(config_path, overrides)
         opts = RunOptions(input=input, out=out, config=cfg, use_cache=not no_cache,
                           fail_on_qa=fail_on_qa, command=sys.argv, check_models=not no_check)

@@ -109,6 +109,21 @@ class BatchSettings(_Strict):
     window_articles: int = Field(128, ge=1)
 
 
+class RaySettings(_Strict):
+    """Where and how wide the ray engine runs (summarize/ray_engine.py). None of it changes
+    outputs, so none of it is in the config hash."""
+
+    # Cluster to join ("ray://host:10001", "host:6379" or "auto"); unset: RAY_ADDRESS if set,
+    # else a local Ray started for the run and stopped after it.
+    address: str | None = None
+    actors: int = Field(1, ge=1)  # actors per model: each holds one copy of the model
+    gpus_per_actor: float = Field(0.0, ge=0)  # 1: a GPU per actor; 0.5: two actors share one
+    cpus_per_actor: float = Field(1.0, gt=0)
+    # Only for the local Ray started when no address is given:
+    num_cpus: int | None = Field(None, ge=1)
+    object_store_memory: int | None = Field(None, ge=78_643_200)  # bytes; Ray's minimum is 75 MiB
+
+
 class Config(_Strict):
     languages: tuple[Lang, ...] = LANGUAGES
     device: str = "auto"
@@ -120,6 +135,9 @@ class Config(_Strict):
     glossary: str | dict[str, Any] | None = None
     # Score each model version on the built-in canary on first use (summarize/modelcheck.py).
     model_check: bool = True
+    # Where generation runs: this process (local) or actors on a Ray cluster (ray).
+    engine: Literal["local", "ray"] = "local"
+    ray: RaySettings = Field(default_factory=RaySettings)
 
     @model_validator(mode="after")
     def _check(self) -> Config:
@@ -140,7 +158,7 @@ class Config(_Strict):
     def hash(self) -> str:
         """Hash of the settings that can change outputs (batching and cache flags excluded)."""
         data = self.resolved()
-        for key in ("batch", "cache", "device", "model_check"):
+        for key in ("batch", "cache", "device", "model_check", "engine", "ray"):
             data.pop(key, None)
         if isinstance(self.glossary, str):
             # The glossary's content changes outputs, not its path: an edited glossary is a new

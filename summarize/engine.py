@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from .backends.base import Backend
 from .config import GenerationSettings
@@ -35,12 +35,35 @@ class BatchResult:
 
 
 class Engine(Protocol):
+    def start(self) -> None:
+        """Before any model is used (a remote engine connects here)."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+    def report(self) -> dict[str, Any]:
+        """The manifest's ``engine`` section."""
+        ...
+
     def generate(self, backend: Backend, todo: Mapping[Lang, Sequence[str]],
                  settings: GenerationSettings, batching: Mapping[str, int]
                  ) -> Generator[BatchResult, None, None]:
         """Outputs for ``todo`` (distinct texts per target language), batch by batch. A
-        consumer that stops early closes the iterator, so the engine stops too."""
+        consumer that stops early closes the iterator, so the engine stops too. ``backend``
+        is the loaded model, or for an engine that loads models elsewhere its tokenizer-only
+        view (``backend.spec`` names the model)."""
         ...
+
+
+def shared_texts(backend: Backend, todo: Mapping[Lang, Sequence[str]]) -> list[str]:
+    """Texts missing in every language of a multilingual model that decodes several languages
+    from one encoding (``generate_multi``): they go in one pass for all those languages."""
+    named = [lang for lang in todo if lang is not None]
+    if len(named) > 1 and len(named) == len(todo) and hasattr(backend, "generate_multi"):
+        others = [set(todo[x]) for x in named[1:]]
+        return [t for t in todo[named[0]] if all(t in o for o in others)]
+    return []
 
 
 class LocalEngine:
@@ -48,21 +71,29 @@ class LocalEngine:
     model are encoded once and decoded per language; a text that failed in one pass is not
     tried again in the next."""
 
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def report(self) -> dict[str, Any]:
+        return {"engine": "local"}
+
     def generate(self, backend: Backend, todo: Mapping[Lang, Sequence[str]],
                  settings: GenerationSettings, batching: Mapping[str, int]
                  ) -> Generator[BatchResult, None, None]:
         done: dict[Lang, set[str]] = {lang: set() for lang in todo}
         failures: dict[str, str] = {}
         named = [lang for lang in todo if lang is not None]
-        if len(named) > 1 and len(named) == len(todo) and hasattr(backend, "generate_multi"):
-            shared = [t for t in todo[named[0]] if all(t in set(todo[x]) for x in named[1:])]
-            if shared:
-                multi = iter_generate_all_multi(backend, shared, named, settings, **batching)
-                for r in _passes(multi, tuple(named)):
-                    for lang in r.outputs:
-                        done[lang].update(r.sources)
-                    failures.update(r.failures)
-                    yield r
+        shared = shared_texts(backend, todo)
+        if shared:
+            multi = iter_generate_all_multi(backend, shared, named, settings, **batching)
+            for r in _passes(multi, tuple(named)):
+                for lang in r.outputs:
+                    done[lang].update(r.sources)
+                failures.update(r.failures)
+                yield r
         for lang in todo:
             rest = [t for t in todo[lang] if t not in done[lang] and t not in failures]
             if rest:

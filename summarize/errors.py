@@ -53,3 +53,10 @@ EXIT_INTERRUPTED = 130
 
 class RecordError(ValueError):
     """One input record is unusable; carries the reason shown to the user."""
+
+
+class EngineError(SummarizeError):
+    """The generation engine cannot run: a Ray cluster that cannot be started or reached, or
+    workers that die or disagree with the driver."""
+
+    exit_code = 4

@@ -241,10 +241,22 @@ def _settings_text(settings: GenerationSettings) -> str:
 CACHE_FILE = "model-checks.json"
 
 
-def run_model_checks(config: Config, models: Any, out_root: Path, progress: Any) -> list[dict[str, Any]]:
+def check_model(backend: Backend, spec: ModelSpec, langs: list[str] | None, config: Config,
+                fp: str) -> list[Verdict]:
+    """The canary verdicts for one model: its summary (langs None) or its languages."""
+    return ([check_summarizer(backend, spec, config, fp)] if langs is None
+            else check_translator(backend, spec, langs, config, fp))
+
+
+Checker = Callable[[ModelSpec, "list[str] | None", str], "list[Verdict]"]
+
+
+def run_model_checks(config: Config, models: Any, out_root: Path, progress: Any,
+                     checker: Checker | None = None) -> list[dict[str, Any]]:
     """Check each model version on first use; passing checks are remembered in OUT.
 
-    ``models`` loads backends (``get(spec)``) and fingerprints them (``fingerprint(spec)``).
+    ``models`` fingerprints models (``fingerprint(spec)``) and, unless a ``checker(spec, langs,
+    fp)`` is given (the ray engine runs it on a worker), loads them here (``get(spec)``).
     Raises ModelCheckError naming every failing model and why.
     """
     path = out_root / CACHE_FILE
@@ -267,9 +279,8 @@ def run_model_checks(config: Config, models: Any, out_root: Path, progress: Any)
             results.extend({**cache[k], "cached": True} for k in keys.values())
             continue
         progress.log(f"checking {spec.model} ({', '.join(keys)}) on the built-in canary")
-        backend = models.get(spec)
-        verdicts = ([check_summarizer(backend, spec, config, fp)] if langs is None
-                    else check_translator(backend, spec, langs, config, fp))
+        verdicts = (checker(spec, langs, fp) if checker is not None
+                    else check_model(models.get(spec), spec, langs, config, fp))
         for v in verdicts:
             entry = v.as_dict()
             results.append({**entry, "cached": False})

@@ -10,31 +10,60 @@ from typing import Any
 from .backends.base import Backend
 from .config import Config, ModelSpec
 from .memory import fingerprint
-from .modelcheck import run_model_checks, translator_groups, warm_up
+from .modelcheck import Checker, run_model_checks, translator_groups, warm_up
+
+
+def identity(info: dict[str, Any]) -> dict[str, Any]:
+    """What names a model's outputs, from its ``info()``: version, backend, family, precision
+    (and, for chat models, the prompts). Equal identities give equal outputs."""
+    ident = {k: info.get(k) for k in ("model", "resolved_revision", "content_hash", "backend",
+                                      "family", "dtype", "compute_type")}
+    if info.get("prompt_fingerprint"):  # chat models: a changed prompt recomputes
+        ident["prompt_fingerprint"] = info["prompt_fingerprint"]
+    return ident
 
 
 class Models:
-    """Loads each distinct model once, on first use."""
+    """Loads each distinct model once, on first use.
 
-    def __init__(self, config: Config, loader: Callable[..., Backend]):
+    ``weights=False`` (an engine that generates elsewhere): each model is a tokenizer-only
+    view (token counts, input limit, language plan; nothing read from its weights) and its
+    identity comes from ``info_of(spec)``, which asks where the model will run (the precision
+    can depend on that machine's accelerator)."""
+
+    def __init__(self, config: Config, loader: Callable[..., Backend], *, weights: bool = True,
+                 info_of: Callable[[ModelSpec], dict[str, Any]] | None = None):
         self.config = config
         self.loader = loader
+        self.weights = weights
+        self.info_of = info_of
         self._loaded: dict[tuple[Any, ...], Backend] = {}
+        self._identity: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._remote_info: dict[tuple[Any, ...], dict[str, Any]] = {}  # info_of's answers
         self.device_stats: dict[str, dict[str, Any]] = {}
 
     def get(self, spec: ModelSpec) -> Backend:
         key = spec.key()
         if key not in self._loaded:
-            self._loaded[key] = self.loader(spec, device=self.config.device, dtype=self.config.dtype)
+            if self.weights:
+                self._loaded[key] = self.loader(spec, device=self.config.device,
+                                                dtype=self.config.dtype)
+            else:  # counted on the driver's CPU: token counts do not depend on the device
+                self._loaded[key] = self.loader(spec, device="cpu", dtype=self.config.dtype,
+                                                weights=False)
         return self._loaded[key]
 
+    def identity(self, spec: ModelSpec) -> dict[str, Any]:
+        key = spec.key()
+        if key not in self._identity:
+            info = self.info_of(spec) if self.info_of is not None else self.get(spec).info()
+            self._identity[key] = identity(info)
+            if self.info_of is not None:
+                self._remote_info[key] = info
+        return self._identity[key]
+
     def fingerprint(self, spec: ModelSpec) -> str:
-        info = self.get(spec).info()
-        ident = {k: info.get(k) for k in ("model", "resolved_revision", "content_hash", "backend",
-                                          "family", "dtype", "compute_type")}
-        if info.get("prompt_fingerprint"):  # chat models: a changed prompt recomputes
-            ident["prompt_fingerprint"] = info["prompt_fingerprint"]
-        return fingerprint(ident)
+        return fingerprint(self.identity(spec))
 
     def entries(self) -> list[dict[str, Any]]:
         """The manifest's ``models``: one per task and language, with what the backend reports
@@ -46,7 +75,9 @@ class Models:
         ]:
             entry: dict[str, Any] = {"task": task, "target_lang": lang, "model": spec.model,
                                      "revision": spec.revision, "backend": spec.backend}
-            if spec.key() in self._loaded:
+            if spec.key() in self._remote_info:  # as the workers will run it
+                entry.update(self._remote_info[spec.key()])
+            elif spec.key() in self._loaded:
                 entry.update(self.get(spec).info())
             else:
                 entry["loaded"] = False
@@ -54,9 +85,11 @@ class Models:
         return entries
 
     def prepare(self, check_models: bool, out_root: Any, progress: Any,
-                timed: Callable[[str, float], None]) -> list[dict[str, Any]]:
+                timed: Callable[[str, float], None], checker: Checker | None = None
+                ) -> list[dict[str, Any]]:
         """Load every model, check it can produce its language and generate with the run's
         settings (warm-up), and run the model check on first use; all before any work.
+        Views are not warmed up here: the workers that load the weights do that.
         Returns the model checks' records."""
         cfg = self.config
         start = time.perf_counter()
@@ -64,15 +97,16 @@ class Models:
         for lang in cfg.languages:
             self.get(cfg.translators[lang]).count_tokens(["Hello."], lang)
         timed("load_models", time.perf_counter() - start)
-        start = time.perf_counter()
-        warm_up(self.get(cfg.summarizer), [None], cfg.summarizer.generation)
-        for spec, langs in translator_groups(cfg):
-            warm_up(self.get(spec), list(langs), spec.generation)
-        timed("warm_up", time.perf_counter() - start)
+        if self.weights:
+            start = time.perf_counter()
+            warm_up(self.get(cfg.summarizer), [None], cfg.summarizer.generation)
+            for spec, langs in translator_groups(cfg):
+                warm_up(self.get(spec), list(langs), spec.generation)
+            timed("warm_up", time.perf_counter() - start)
         checks: list[dict[str, Any]] = []
         if check_models and cfg.model_check:
             start = time.perf_counter()
-            checks = run_model_checks(cfg, self, out_root, progress)
+            checks = run_model_checks(cfg, self, out_root, progress, checker)
             timed("model_check", time.perf_counter() - start)
         self.snapshot("load_models", progress.log)
         return checks

@@ -86,10 +86,12 @@ class Runner:
         self.opts = opts
         self.cfg = opts.config
         self.progress = progress or NullProgress()
-        self.models = Models(self.cfg, loader)
+        self.engine = engine or make_engine(self.cfg, loader)
+        # An engine that loads models on its own workers gives the driver tokenizer-only views.
+        info_of = getattr(self.engine, "info_of", None)
+        self.models = Models(self.cfg, loader, weights=info_of is None, info_of=info_of)
         self.glossary = opts.glossary or load_glossary(self.cfg.glossary)
         self.gen_stats: dict[str, BatchStats] = {}
-        self.engine = engine or LocalEngine()
 
     def execute(self) -> RunResult:
         out = OutputDir(self.opts.out)
@@ -119,17 +121,23 @@ class Runner:
         model_checks: list[dict[str, Any]] = []
         status = "failed"
         try:
-            model_checks = self.models.prepare(opts.check_models, out.root, self.progress, life.time)
+            self.engine.start()
+            model_checks = self.models.prepare(opts.check_models, out.root, self.progress,
+                                               life.time, getattr(self.engine, "check", None))
             self._process(scan)
             status = "complete"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
-            life.finish(status, models=self.models.entries(), device_stats=self.models.device_stats,
-                        model_checks=model_checks,
-                        generation={k: vars(v) for k, v in self.gen_stats.items()})
-            self.memory.close()
+            try:
+                life.finish(status, models=self.models.entries(),
+                            device_stats=self.models.device_stats, model_checks=model_checks,
+                            generation={k: vars(v) for k, v in self.gen_stats.items()},
+                            engine=self.engine.report())
+            finally:
+                self.memory.close()
+                self.engine.close()
         return RunResult(life.run, life.manifest)
 
     def _process(self, scan: InputScan) -> None:
@@ -250,6 +258,15 @@ class Runner:
                 self.life.counts["segments_human"] += sum(1 for r in results[lang].values()
                                                      if r.origin == "human")
         return results
+
+
+def make_engine(config: Config, loader: Callable[..., Backend]) -> Engine:
+    """The engine the config asks for."""
+    if config.engine == "ray":
+        from .ray_engine import RayEngine
+
+        return RayEngine(config, loader)
+    return LocalEngine()
 
 
 def run_batch(opts: RunOptions, progress: Progress | None = None,

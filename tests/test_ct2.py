@@ -252,7 +252,7 @@ def test_info_and_load_backend(tiny_models: Path) -> None:
 @pytest.mark.parametrize(
     ("setting", "device", "dtype", "native", "expected"),
     [
-        ("auto", "cpu", "auto", True, ("int8", "int8")),
+        ("auto", "cpu", "auto", True, ("int8", "int8_float32")),
         # dtype auto means what it means for transformers: bf16 where native, else fp16.
         ("auto", "cuda", "auto", True, ("int8", "int8_bfloat16")),
         ("auto", "cuda", "auto", False, ("int8", "int8_float16")),

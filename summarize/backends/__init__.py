@@ -9,16 +9,19 @@ if TYPE_CHECKING:
     from summarize.config import ModelSpec
 
 
-def load_backend(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto") -> Backend:
-    """Load the model a spec names with the backend it asks for."""
+def load_backend(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto",
+                 weights: bool = True) -> Backend:
+    """Load the model a spec names with the backend it asks for. ``weights=False`` gives a
+    tokenizer-only view: token counts, input limit, language plan and ``info()`` (so the
+    fingerprint) exactly as the loaded model's, without reading or converting its weights."""
     if spec.backend == "ctranslate2":
         from summarize.backends.ct2 import CT2Backend
 
-        return CT2Backend.load(spec, device=device, dtype=dtype)
+        return CT2Backend.load(spec, device=device, dtype=dtype, weights=weights)
     if spec.family == "chat":
         from summarize.backends.chat import ChatBackend
 
-        return ChatBackend.load(spec, device=device, dtype=dtype)
+        return ChatBackend.load(spec, device=device, dtype=dtype, weights=weights)
     from summarize.backends.hf import HFBackend
 
-    return HFBackend.load(spec, device=device, dtype=dtype)
+    return HFBackend.load(spec, device=device, dtype=dtype, weights=weights)

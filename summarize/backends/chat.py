@@ -42,6 +42,7 @@ from summarize.backends.hf import (
     _model_input_limit,
     _provenance,
     _Source,
+    build_model,
     cuda_stats,
     device_errors,
     load_pretrained,
@@ -103,11 +104,14 @@ class ChatBackend:
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> ChatBackend:
-        """Load tokenizer and causal LM from a hub id (at ``spec.revision``) or a local folder."""
+    def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto",
+             weights: bool = True) -> ChatBackend:
+        """Load tokenizer and causal LM from a hub id (at ``spec.revision``) or a local folder;
+        ``weights=False``: a tokenizer-only view (see hf.load_pretrained)."""
         from transformers import GenerationConfig
 
-        source, tokenizer, model, torch_device = load_pretrained(spec, device, dtype, _load_causal_lm)
+        source, tokenizer, model, torch_device = load_pretrained(
+            spec, device, dtype, _load_causal_lm, weights=weights)
         if not _has_chat_template(tokenizer):
             raise ModelLoadError(
                 f"{spec.model} has no chat template: family chat needs an instruction-tuned "
@@ -340,15 +344,9 @@ class ChatBackend:
 
 
 def _load_causal_lm(name: str, **kwargs: Any) -> Any:
-    """AutoModelForCausalLM with SDPA attention, or the model's default where it has none."""
     from transformers import AutoModelForCausalLM
 
-    try:
-        return AutoModelForCausalLM.from_pretrained(name, attn_implementation="sdpa", **kwargs)
-    except ValueError as exc:
-        if "scaled_dot_product_attention" not in str(exc):
-            raise
-    return AutoModelForCausalLM.from_pretrained(name, **kwargs)
+    return build_model(AutoModelForCausalLM, name, **kwargs)
 
 
 def _has_chat_template(tokenizer: Any) -> bool:

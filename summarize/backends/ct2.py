@@ -241,14 +241,17 @@ def pick_device(device: str) -> tuple[str, int]:
 def pick_quantization(setting: str, device: str, dtype: str, bf16_native: bool = True) -> tuple[str, str]:
     """(quantization stored on disk, compute type) for a CT2Settings.quantization value.
 
-    ``auto`` stores int8 weights; it computes in int8 on CPU, and on CUDA in int8 with the
+    ``auto`` stores int8 weights; it computes in int8 (float32 activations) on CPU, and on
+    CUDA in int8 with the
     activations ``dtype: auto`` means for every backend (devices.resolve_dtype): bfloat16
     where the card has it natively, float16 otherwise. One converted folder serves both.
     """
     if setting != "auto":
-        return setting, setting
+        # "int8" is CT2's alias for int8 weights with float32 activations; the full name is
+        # what a loaded Translator reports, so a tokenizer-only view reports the same.
+        return setting, "int8_float32" if setting == "int8" else setting
     if device == "cpu":
-        return "int8", "int8"
+        return "int8", "int8_float32"
     activations = devices.resolve_dtype(dtype, "cuda", bf16_native)
     return "int8", "int8_float32" if activations == "float32" else f"int8_{activations}"
 
@@ -285,7 +288,7 @@ class CT2Backend:
 
     def __init__(
         self, spec: ModelSpec, translator: Any, tokenizer: Any, facts: _ModelFacts, *,
-        source: SourceModel, model_dir: Path, device: str, quantization: str,
+        source: SourceModel, model_dir: Path, device: str, quantization: str, compute_type: str,
     ) -> None:
         self.spec = spec
         self.translator = translator
@@ -296,13 +299,16 @@ class CT2Backend:
         self.model_dir = model_dir
         self.device = device
         self.quantization = quantization
+        self.compute_type = compute_type
         # A safety net for direct calls: CT2 itself splits anything bigger into sub-batches.
         self.max_batch_tokens: int = BatchSettings.model_fields["max_batch_tokens"].default
         self._plans: dict[str | None, families.LangPlan] = {}
 
     @classmethod
-    def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> CT2Backend:
-        """Resolve, convert (once, cached) and load ``spec``'s model."""
+    def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto",
+             weights: bool = True) -> CT2Backend:
+        """Resolve, convert (once, cached) and load ``spec``'s model. ``weights=False``: a
+        tokenizer-only view (nothing converted or loaded; it cannot generate)."""
         try:
             import ctranslate2
         except ImportError:
@@ -315,9 +321,16 @@ class CT2Backend:
             spec.ct2.quantization, ct2_device, dtype, native
         )
         source = resolve_source(spec)
-        model_dir, _ = ensure_converted(spec, source, quantization)
         tokenizer = _load_tokenizer(source.path)
         facts = _model_facts(spec, source.path, tokenizer)
+        if not weights:
+            return cls(
+                spec, None, tokenizer, facts, source=source,
+                model_dir=cache_dir(spec, source, quantization),
+                device=ct2_device if ct2_device == "cpu" else f"cuda:{index}",
+                quantization=quantization, compute_type=compute_type,
+            )
+        model_dir, _ = ensure_converted(spec, source, quantization)
         try:
             translator = ctranslate2.Translator(
                 str(model_dir), device=ct2_device, device_index=index, compute_type=compute_type,
@@ -328,6 +341,7 @@ class CT2Backend:
         return cls(
             spec, translator, tokenizer, facts, source=source, model_dir=model_dir,
             device=ct2_device if ct2_device == "cpu" else f"cuda:{index}", quantization=quantization,
+            compute_type=translator.compute_type,
         )
 
     # ------------------------------------------------------------------ Backend protocol
@@ -344,8 +358,8 @@ class CT2Backend:
             "backend": "ctranslate2",
             "family": self.family,
             "device": self.device,
-            "dtype": self.translator.compute_type,
-            "compute_type": self.translator.compute_type,
+            "dtype": self.compute_type,
+            "compute_type": self.compute_type,
             "quantization": self.quantization,
             "converted_path": str(self.model_dir),
             "source": "local folder" if local else "hub snapshot",

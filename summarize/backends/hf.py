@@ -79,11 +79,14 @@ class HFBackend:
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> HFBackend:
-        """Load tokenizer and model from a hub id (at ``spec.revision``) or a local folder."""
+    def load(cls, spec: ModelSpec, device: str = "auto", dtype: str = "auto",
+             weights: bool = True) -> HFBackend:
+        """Load tokenizer and model from a hub id (at ``spec.revision``) or a local folder;
+        ``weights=False``: a tokenizer-only view that cannot generate (see load_pretrained)."""
         from transformers import GenerationConfig
 
-        source, tokenizer, model, torch_device = load_pretrained(spec, device, dtype, _load_model)
+        source, tokenizer, model, torch_device = load_pretrained(spec, device, dtype, _load_model,
+                                                                 weights=weights)
         model_generation = model.generation_config.to_dict()
         model.generation_config = GenerationConfig(
             **_special_token_ids(model_generation, model.config)
@@ -305,18 +308,22 @@ class HFBackend:
 
 
 def load_pretrained(
-    spec: ModelSpec, device: str, dtype: str, load_model: Any
+    spec: ModelSpec, device: str, dtype: str, load_model: Any, *, weights: bool = True
 ) -> tuple[_Source, Any, Any, Any]:
     """(source, tokenizer, model in eval mode on its device, torch device) for a spec: the hub
     revision pinned, the cache tried before the Hub, weights placed straight on a CUDA card.
-    ``load_model(name, **kwargs)`` is the model class's from_pretrained (seq2seq or causal)."""
+    ``load_model(name, weights=..., **kwargs)`` builds the model (seq2seq or causal).
+
+    ``weights=False`` gives a tokenizer-only view: the architecture is built on torch's meta
+    device from config.json (no weight file is read, no memory is taken), so token counts,
+    limits, the language plan and ``info()`` are the loaded model's, by the same code."""
     from transformers import AutoTokenizer
 
     _quiet_transformers()
     source = _resolve_source(spec)
     torch_device = _pick_device(device)
     torch_dtype = _pick_dtype(dtype, torch_device)
-    placement = _placement(torch_device)
+    placement = _placement(torch_device) if weights else {}
     attempts = source.attempts()
     for attempt, local_only in enumerate(attempts, start=1):
         kwargs = {
@@ -326,12 +333,13 @@ def load_pretrained(
         }
         try:
             tokenizer = AutoTokenizer.from_pretrained(source.name, **kwargs)
-            model = load_model(source.name, dtype=torch_dtype, **placement, **kwargs)
+            model = load_model(source.name, weights=weights, dtype=torch_dtype, **placement,
+                               **kwargs)
             break
         except Exception as exc:  # any failure to read the files becomes one user message
             if attempt == len(attempts):
                 raise ModelLoadError(_load_message(spec, source, exc)) from None
-    if not placement:
+    if weights and not placement:
         model.to(torch_device)
     model.eval()
     return source, tokenizer, model, torch_device
@@ -392,15 +400,36 @@ def _resolve_hub(spec: ModelSpec) -> _Source:
 
 
 def _load_model(name: str, **kwargs: Any) -> Any:
-    """AutoModelForSeq2SeqLM with SDPA attention, or the model's default where it has none."""
     from transformers import AutoModelForSeq2SeqLM
 
+    return build_model(AutoModelForSeq2SeqLM, name, **kwargs)
+
+
+def build_model(auto_class: Any, name: str, *, weights: bool = True, **kwargs: Any) -> Any:
+    """``auto_class`` from ``name`` with SDPA attention, or the model's default where it has
+    none. Without weights, the architecture on the meta device with the checkpoint's configs."""
+
+    def make(**attn: Any) -> Any:
+        if weights:
+            return auto_class.from_pretrained(name, **attn, **kwargs)
+        import torch
+        from transformers import AutoConfig, GenerationConfig
+
+        files = {k: kwargs[k] for k in ("revision", "local_files_only", "cache_dir") if k in kwargs}
+        config = AutoConfig.from_pretrained(name, **files)
+        with torch.device("meta"):
+            model = auto_class.from_config(config, dtype=kwargs.get("dtype"), **attn)
+        # no generation_config.json: from_pretrained derives it from config.json, as from_config
+        with contextlib.suppress(OSError):
+            model.generation_config = GenerationConfig.from_pretrained(name, **files)
+        return model
+
     try:
-        return AutoModelForSeq2SeqLM.from_pretrained(name, attn_implementation="sdpa", **kwargs)
+        return make(attn_implementation="sdpa")
     except ValueError as exc:
         if "scaled_dot_product_attention" not in str(exc):
             raise
-    return AutoModelForSeq2SeqLM.from_pretrained(name, **kwargs)
+    return make()
 
 
 _MAKE_AVAILABLE = (
