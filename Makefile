@@ -10,7 +10,7 @@ TORCH_INDEX ?=
 CONFIG ?= configs/default.yaml
 INPUT  ?= examples/articles
 OUT    ?= outputs
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: install run demo test test-gpu lint bench clean
 

@@ -1,0 +1,313 @@
+"""The ray engine on a local Ray (2 CPUs, started once for this module) with the tiny models:
+same articles as the local engine, a killed actor retried with nothing lost or stored twice, a
+killed driver resumed, and the failures that must stop a run with one message (exit 4).
+
+The loaders below are module-level functions, so Ray pickles them by reference and its workers
+(which have the repository root on sys.path) import this module to run them."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Ray 2.59+ protects a local cluster with a token; a CLI subprocess joining the module's Ray
+# needs the same one. Ray reads these when it is imported, so they are set before.
+RAY_ENV = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "summarize-tests-" + "0" * 32}
+os.environ.update(RAY_ENV)
+
+import ray  # noqa: E402
+import yaml  # noqa: E402
+
+from summarize.backends import load_backend  # noqa: E402
+from summarize.config import load_config  # noqa: E402
+from summarize.errors import EngineError, GenerationError  # noqa: E402
+from summarize.runner import Runner, RunOptions  # noqa: E402
+from tests.test_e2e import ENV, ROOT, _run_dirs, _wait, docs, small_input  # noqa: E402
+
+CLI_ENV = {**ENV, **RAY_ENV}
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "summarize", *args], env=CLI_ENV, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "summarize", *args], env=CLI_ENV, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+
+LONG = " ".join(f"The committee met for the {i}th time to discuss the harbour, the rail line and "
+                f"the new school budget of {i * 3} million dollars." for i in range(1, 30))
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray for the module; its address lets CLI subprocesses join it."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def inputs(tmp_path: Path, n: int = 3) -> Path:
+    inp = small_input(tmp_path, n)
+    (inp / "long.txt").write_text(f"A long council story\n\n{LONG}\n\n{LONG}\n")
+    return inp
+
+
+def config(tiny: Path, tmp_path: Path, name: str = "config.yaml", **changes: Any) -> Path:
+    data = yaml.safe_load((tiny / name).read_text())
+    data.update(changes)
+    path = tmp_path / f"{name}.{len(list(tmp_path.glob('*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def run(inp: Path, cfg_path: Path, out: Path, loader: Any = load_backend, **overrides: Any):
+    cfg = load_config(cfg_path, overrides)
+    return Runner(RunOptions(input=inp, out=out, config=cfg, check_models=cfg.model_check),
+                  loader=loader).execute()
+
+
+def stored_rows(out: Path) -> list[tuple[str, str, str]]:
+    con = sqlite3.connect(out / "memory.sqlite")
+    try:
+        return con.execute("SELECT task, lang, source FROM units").fetchall()
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------- loaders for the workers
+
+DRIVER_LOADS: list[bool] = []  # in this process only: what the driver asked to load
+
+
+def spy_loader(spec, *, device="auto", dtype="auto", weights=True):
+    DRIVER_LOADS.append(weights)
+    return load_backend(spec, device=device, dtype=dtype, weights=weights)
+
+
+class _Wrapped:
+    """A loaded backend with its generate calls intercepted."""
+
+    def __init__(self, inner, before):
+        self._inner = inner
+        self._before = before
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def generate_batch(self, texts, target_lang, settings):
+        self._before(texts)
+        return self._inner.generate_batch(texts, target_lang, settings)
+
+    def generate_multi(self, texts, target_langs, settings):
+        self._before(texts)
+        return self._inner.generate_multi(texts, target_langs, settings)
+
+
+WARM_UP_FIRST = "The city council approved"
+
+
+def crash_once_loader(spec, *, device="auto", dtype="auto", weights=True, marker=""):
+    """The first actor to get a real batch (not its warm-up) dies mid-batch, once."""
+    backend = load_backend(spec, device=device, dtype=dtype, weights=weights)
+    if not weights:
+        return backend
+
+    def before(texts):
+        if not texts[0].startswith(WARM_UP_FIRST) and not os.path.exists(marker):
+            Path(marker).write_text(str(os.getpid()))
+            os._exit(1)
+
+    return _Wrapped(backend, before)
+
+
+def poison_loader(spec, *, device="auto", dtype="auto", weights=True):
+    """A model that fails on one input (a bad record), fine on the rest."""
+    backend = load_backend(spec, device=device, dtype=dtype, weights=weights)
+    if not weights:
+        return backend
+
+    def before(texts):
+        if any("POISON" in t for t in texts):
+            raise ValueError("cannot decode this input")
+
+    return _Wrapped(backend, before)
+
+
+def device_error_loader(spec, *, device="auto", dtype="auto", weights=True):
+    backend = load_backend(spec, device=device, dtype=dtype, weights=weights)
+    if not weights:
+        return backend
+
+    def before(texts):
+        if not texts[0].startswith(WARM_UP_FIRST):
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    return _Wrapped(backend, before)
+
+
+class _Relabelled(_Wrapped):
+    def info(self):
+        return {**self._inner.info(), "dtype": "bfloat16"}
+
+
+def other_precision_loader(spec, *, device="auto", dtype="auto", weights=True):
+    """Workers that run the model in another precision than the driver fingerprinted."""
+    backend = load_backend(spec, device=device, dtype=dtype, weights=weights)
+    return backend if not weights else _Relabelled(backend, lambda texts: None)
+
+
+# ---------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config-m2m100.yaml"])
+def test_ray_writes_the_articles_local_writes(tiny_models, tmp_path, local_ray, name):
+    """Byte-identical articles on both engines, for one model per language (NLLB + Marian) and
+    one multilingual model for both (M2M100, one generate for both languages); map-reduce
+    summaries on Ray too; the same batches; the driver never loads weights."""
+    inp = inputs(tmp_path)
+    cfg = config(tiny_models, tmp_path, name)
+    local = run(inp, cfg, tmp_path / "local")
+    DRIVER_LOADS.clear()
+    remote = run(inp, cfg, tmp_path / "ray", loader=spy_loader, engine="ray",
+                 **{"ray.actors": 2})
+    assert DRIVER_LOADS and not any(DRIVER_LOADS), "the driver loaded weights"
+
+    a, b = docs(local.run.path), docs(remote.run.path)
+    assert len(a) == 4 and a.keys() == b.keys()
+    for key in a:
+        assert (local.run.path / "articles" / f"{key}.json").read_bytes() == \
+            (remote.run.path / "articles" / f"{key}.json").read_bytes(), key
+    assert b["long"]["summary_levels"] >= 2, "the long article must take map-reduce levels"
+    m_local, m_ray = local.manifest, remote.manifest
+    assert m_ray["engine"]["engine"] == "ray" and m_local["engine"] == {"engine": "local"}
+    assert m_ray["counts"] == m_local["counts"]
+    for stage, stats in m_local["generation"].items():  # the same batches, packed the same way
+        for field in ("unique", "batches", "source_tokens", "padded_tokens"):
+            assert m_ray["generation"][stage][field] == stats[field], (stage, field)
+    engine = m_ray["engine"]
+    assert engine["nodes"] and engine["nodes"][0]["cpus"] == 2
+    assert sum(a["batches"] for a in engine["actors"]) == sum(
+        s["batches"] for s in m_local["generation"].values())
+    assert all(a["device"] == "cpu" and a["pid"] != os.getpid() for a in engine["actors"])
+    # the models entry says how the workers run each model, not the driver's view
+    assert all(e["device"] == "cpu" for e in m_ray["models"])
+    assert sorted(stored_rows(tmp_path / "ray")) == sorted(stored_rows(tmp_path / "local"))
+
+
+def test_killed_actor_is_restarted_and_nothing_is_lost_or_doubled(tiny_models, tmp_path, local_ray):
+    inp = inputs(tmp_path)
+    cfg = config(tiny_models, tmp_path)
+    local = run(inp, cfg, tmp_path / "local")
+    marker = tmp_path / "crashed"
+    remote = run(inp, cfg, tmp_path / "ray", engine="ray",
+                 loader=functools.partial(crash_once_loader, marker=str(marker)))
+    assert marker.exists(), "no actor was killed: the test proves nothing"
+    assert int(marker.read_text()) != os.getpid()
+    assert remote.manifest["status"] == "complete"
+    for key in docs(local.run.path):
+        assert (local.run.path / "articles" / f"{key}.json").read_bytes() == \
+            (remote.run.path / "articles" / f"{key}.json").read_bytes(), key
+    rows = stored_rows(tmp_path / "ray")
+    assert len(rows) == len(set(rows)) == remote.manifest["counts"]["segments_computed"]
+    assert sorted(rows) == sorted(stored_rows(tmp_path / "local"))
+
+
+def test_bad_input_is_bisected_out_on_ray_as_locally(tiny_models, tmp_path, local_ray):
+    inp = inputs(tmp_path)
+    (inp / "a1.txt").write_text("A POISON story\n\nThe POISON sentence is here. Another one.\n")
+    cfg = config(tiny_models, tmp_path)
+    local = run(inp, cfg, tmp_path / "local", loader=poison_loader)
+    remote = run(inp, cfg, tmp_path / "ray", loader=poison_loader, engine="ray")
+    assert local.articles_failed == remote.articles_failed == 1
+    assert remote.manifest["counts"] == local.manifest["counts"]
+    errors = (remote.run.path / "errors.jsonl").read_text()
+    assert "a1" in errors and "cannot decode this input" in errors
+    for key in docs(local.run.path):
+        assert (local.run.path / "articles" / f"{key}.json").read_bytes() == \
+            (remote.run.path / "articles" / f"{key}.json").read_bytes(), key
+
+
+def test_systemic_error_on_a_worker_stops_the_run(tiny_models, tmp_path, local_ray):
+    with pytest.raises(GenerationError, match="illegal memory access"):
+        run(inputs(tmp_path), config(tiny_models, tmp_path), tmp_path / "ray",
+            loader=device_error_loader, engine="ray")
+
+
+def test_worker_running_another_precision_stops_the_run(tiny_models, tmp_path, local_ray):
+    with pytest.raises(EngineError, match="not the model the run fingerprinted"):
+        run(inputs(tmp_path), config(tiny_models, tmp_path), tmp_path / "ray",
+            loader=other_precision_loader, engine="ray")
+
+
+def test_actor_pool_larger_than_the_cluster_is_refused(tiny_models, tmp_path, local_ray):
+    with pytest.raises(EngineError, match="cannot hold 3 actors"):
+        run(inputs(tmp_path), config(tiny_models, tmp_path), tmp_path / "ray", engine="ray",
+            **{"ray.actors": 3})
+
+
+def test_driver_sigkill_then_the_same_command_resumes(tiny_models, tmp_path, local_ray):
+    inp = inputs(tmp_path, n=3)
+    cfg = config(tiny_models, tmp_path, batch={"max_batch_tokens": 2048, "max_batch_size": 16,
+                                                "window_articles": 2})
+    out = tmp_path / "out"
+    args = ("run", str(inp), "--config", str(cfg), "--out", str(out), "--quiet",
+            "--ray-address", local_ray)
+    proc = start(*args)
+    reached = _wait(lambda: (out / "memory.sqlite").exists() and len(stored_rows(out)) >= 2, proc)
+    proc.send_signal(signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=60)
+    assert reached, stderr[-2000:]
+    assert proc.returncode == -signal.SIGKILL
+    [killed] = _run_dirs(out)
+    assert json.loads((killed / "manifest.json").read_text())["status"] == "running"
+    before = len(stored_rows(out))
+
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert _run_dirs(out) == [killed]
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["resumed"] is True
+    assert manifest["engine"]["engine"] == "ray"
+    assert manifest["counts"]["articles_ok"] == 4
+    rows = stored_rows(out)
+    assert len(rows) == len(set(rows)) == before + manifest["counts"]["segments_computed"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_cluster_is_exit_4_with_a_message(tiny_models, tmp_path):
+    address = f"127.0.0.1:{_closed_port()}"
+    result = cli("run", str(inputs(tmp_path)), "--config", str(config(tiny_models, tmp_path)),
+                 "--out", str(tmp_path / "out"), "--ray-address", address, timeout=120)
+    assert result.returncode == 4, result.stderr
+    assert f"cannot reach the Ray cluster at {address}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_local_ray_that_cannot_start_is_exit_4(tiny_models, tmp_path):
+    cfg = config(tiny_models, tmp_path, engine="ray",
+                 ray={"object_store_memory": 2**50})  # a petabyte: Ray refuses to start
+    env = {k: v for k, v in CLI_ENV.items() if k != "RAY_ADDRESS"}
+    result = subprocess.run([sys.executable, "-m", "summarize", "run", str(inputs(tmp_path)),
+                             "--config", str(cfg), "--out", str(tmp_path / "out")],
+                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 4, result.stderr
+    assert "cannot start a local Ray" in result.stderr
