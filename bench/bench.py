@@ -57,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-batch-size", type=int, help="override BatchSettings for the tool's paths")
     p.add_argument("--paths", default=",".join(PATH_NAMES), help="comma-separated subset of paths")
     p.add_argument("--memory-articles", type=int, default=20, help="N for the N / 10N memory runs; 0 skips")
+    p.add_argument("--ray-articles", type=int, default=16,
+                   help="articles for the ray vs local engine runs (bench_ray.py); 0 skips")
     p.add_argument("--out", type=Path, default=HERE / "out")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--job", type=Path, help=argparse.SUPPRESS)
@@ -232,15 +234,11 @@ def measure_memory(articles: list[int], out: Path) -> dict[str, Any]:
     """
     result: dict[str, Any] = {"articles": articles, "peak_rss_mb": [None] * len(articles)}
     env = _child_env(out)
-    tiny = out / "tiny-models"
-    config = tiny / "config.yaml"
-    if not config.exists():
-        proc = subprocess.run([sys.executable, "-m", "summarize", "models", "tiny", str(tiny)],
-                              capture_output=True, text=True, env=env, check=False)
-        if proc.returncode != 0 or not config.exists():
-            result["reason"] = "`summarize models tiny` failed: " + _last_line(proc)
-            print(f"memory: {result['reason']}", file=sys.stderr)
-            return result
+    config, why = tiny_config(out, env)
+    if config is None:
+        result["reason"] = why
+        print(f"memory: {result['reason']}", file=sys.stderr)
+        return result
     seconds = []
     for i, n in enumerate(articles):
         with tempfile.TemporaryDirectory(dir=out) as tmp:
@@ -258,6 +256,33 @@ def measure_memory(articles: list[int], out: Path) -> dict[str, Any]:
         result["peak_rss_mb"][i] = peak
     result["seconds"] = seconds
     return result
+
+
+def tiny_config(out: Path, env: dict[str, str]) -> tuple[Path | None, str]:
+    """The tiny models' config.yaml (built once in OUT), or None and why not."""
+    tiny = out / "tiny-models"
+    config = tiny / "config.yaml"
+    if not config.exists():
+        proc = subprocess.run([sys.executable, "-m", "summarize", "models", "tiny", str(tiny)],
+                              capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0 or not config.exists():
+            return None, "`summarize models tiny` failed: " + _last_line(proc)
+    return config, ""
+
+
+def measure_engines(n: int, translator: Path, out: Path) -> dict[str, Any]:
+    """bench_ray.measure_ray on n generated articles (see bench/bench_ray.py)."""
+    from bench_ray import measure_ray
+
+    env = _child_env(out)
+    config, why = tiny_config(out, env)
+    if config is None:
+        return {"articles": n, "runs": {}, "reason": why}
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return {"articles": n, "runs": {}, "reason": "ray not installed: pip install -e '.[ray]'"}
+    return measure_ray(config, translator, _articles_jsonl(n), n, out, env)
 
 
 def _run_measured(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, float, str]:
@@ -368,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
               if args.memory_articles else {"articles": [], "peak_rss_mb": [], "reason": "skipped"})
 
     main_model = prep["models"][model_names[0]]
+    engines = (measure_engines(args.ray_articles, Path(main_model["dir"]), args.out)
+               if args.ray_articles else {"runs": {}, "reason": "skipped"})
     lengths = main_model["source_tokens"]
     for name in model_names:
         for b in beam_widths:
@@ -383,6 +410,13 @@ def main(argv: list[str] | None = None) -> int:
     if memory["articles"]:
         print(f"memory (summarize run, tiny models): {dict(zip(memory['articles'], memory['peak_rss_mb'], strict=True))} MB"
               + (f" -- {memory['reason']}" if memory.get("reason") else ""))
+    if engines["runs"]:
+        print(f"engines (summarize run, {engines['articles']} articles, opus-mt-en-zh shape): "
+              + ", ".join(f"{k} {v['wall_s']}s {v['segments_per_s']} seg/s"
+                          for k, v in engines["runs"].items())
+              + f"; ray/local wall {engines.get('ray_vs_local_wall')}, 2 vs 1 actor "
+              f"{engines.get('two_vs_one_actor_throughput')}x"
+              + (f" -- {engines['reason']}" if engines.get("reason") else ""))
     print(f"total {time.perf_counter() - started:.0f}s")
 
     workload = {
@@ -409,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if memory.get("reason"):
         report["memory"]["reason"] = memory["reason"]
+    report["engines"] = engines
     if args.beams:
         report["results_beam4"] = {p: _short(tables[model_names[0]][4][p]) for p in paths}
     if args.full:

@@ -173,13 +173,19 @@ def other_precision_loader(spec, *, device="auto", dtype="auto", weights=True):
 # ---------------------------------------------------------------------- tests
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "config-m2m100.yaml"])
-def test_ray_writes_the_articles_local_writes(tiny_models, tmp_path, local_ray, name):
+@pytest.mark.parametrize(("name", "backend"), [("config.yaml", "transformers"),
+                                               ("config-m2m100.yaml", "transformers"),
+                                               ("config.yaml", "ctranslate2")])
+def test_ray_writes_the_articles_local_writes(tiny_models, tmp_path, local_ray, name, backend):
     """Byte-identical articles on both engines, for one model per language (NLLB + Marian) and
-    one multilingual model for both (M2M100, one generate for both languages); map-reduce
-    summaries on Ray too; the same batches; the driver never loads weights."""
+    one multilingual model for both (M2M100, one generate for both languages), on both
+    backends; map-reduce summaries on Ray too; the same batches; the driver never loads
+    weights."""
     inp = inputs(tmp_path)
-    cfg = config(tiny_models, tmp_path, name)
+    data = yaml.safe_load((tiny_models / name).read_text())
+    for spec in data["translators"].values():
+        spec["backend"] = backend
+    cfg = config(tiny_models, tmp_path, name, translators=data["translators"])
     local = run(inp, cfg, tmp_path / "local")
     DRIVER_LOADS.clear()
     remote = run(inp, cfg, tmp_path / "ray", loader=spy_loader, engine="ray",
