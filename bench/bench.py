@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-batch-size", type=int, help="override BatchSettings for the tool's paths")
     p.add_argument("--paths", default=",".join(PATH_NAMES), help="comma-separated subset of paths")
     p.add_argument("--memory-articles", type=int, default=20, help="N for the N / 10N memory runs; 0 skips")
-    p.add_argument("--ray-articles", type=int, default=16,
+    p.add_argument("--ray-articles", type=int, default=64,
                    help="articles for the ray vs local engine runs (bench_ray.py); 0 skips")
     p.add_argument("--out", type=Path, default=HERE / "out")
     p.add_argument("--child", help=argparse.SUPPRESS)

@@ -13,8 +13,6 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +30,12 @@ from summarize.backends import load_backend  # noqa: E402
 from summarize.config import load_config  # noqa: E402
 from summarize.errors import EngineError, GenerationError  # noqa: E402
 from summarize.runner import Runner, RunOptions  # noqa: E402
-from tests.test_e2e import ENV, ROOT, _run_dirs, _wait, docs, small_input  # noqa: E402
+from tests import test_e2e  # noqa: E402
+from tests.test_e2e import ENV, _run_dirs, _wait, docs, small_input  # noqa: E402
 
 CLI_ENV = {**ENV, **RAY_ENV}
-
-
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "summarize", *args], env=CLI_ENV, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "summarize", *args], env=CLI_ENV, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+cli = functools.partial(test_e2e.cli, env=CLI_ENV)
+start = functools.partial(test_e2e.start, env=CLI_ENV)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
@@ -134,29 +125,24 @@ def crash_once_loader(spec, *, device="auto", dtype="auto", weights=True, marker
     return _Wrapped(backend, before)
 
 
-def poison_loader(spec, *, device="auto", dtype="auto", weights=True):
-    """A model that fails on one input (a bad record), fine on the rest."""
+def raising_loader(spec, *, device="auto", dtype="auto", weights=True, trigger="", error=""):
+    """A model whose generate raises RuntimeError(error) on batches holding ``trigger`` (one
+    bad input), or on every real batch when ``trigger`` is empty (a broken device)."""
     backend = load_backend(spec, device=device, dtype=dtype, weights=weights)
     if not weights:
         return backend
 
     def before(texts):
-        if any("POISON" in t for t in texts):
-            raise ValueError("cannot decode this input")
+        hit = any(trigger in t for t in texts) if trigger else not texts[0].startswith(WARM_UP_FIRST)
+        if hit:
+            raise RuntimeError(error)
 
     return _Wrapped(backend, before)
 
 
-def device_error_loader(spec, *, device="auto", dtype="auto", weights=True):
-    backend = load_backend(spec, device=device, dtype=dtype, weights=weights)
-    if not weights:
-        return backend
-
-    def before(texts):
-        if not texts[0].startswith(WARM_UP_FIRST):
-            raise RuntimeError("CUDA error: an illegal memory access was encountered")
-
-    return _Wrapped(backend, before)
+poison_loader = functools.partial(raising_loader, trigger="POISON", error="cannot decode this input")
+device_error_loader = functools.partial(
+    raising_loader, error="CUDA error: an illegal memory access was encountered")
 
 
 class _Relabelled(_Wrapped):
@@ -312,8 +298,7 @@ def test_local_ray_that_cannot_start_is_exit_4(tiny_models, tmp_path):
     cfg = config(tiny_models, tmp_path, engine="ray",
                  ray={"object_store_memory": 2**50})  # a petabyte: Ray refuses to start
     env = {k: v for k, v in CLI_ENV.items() if k != "RAY_ADDRESS"}
-    result = subprocess.run([sys.executable, "-m", "summarize", "run", str(inputs(tmp_path)),
-                             "--config", str(cfg), "--out", str(tmp_path / "out")],
-                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = test_e2e.cli("run", str(inputs(tmp_path)), "--config", str(cfg),
+                          "--out", str(tmp_path / "out"), env=env, timeout=120)
     assert result.returncode == 4, result.stderr
     assert "cannot start a local Ray" in result.stderr
