@@ -72,9 +72,12 @@ def run(inp: Path, cfg_path: Path, out: Path, loader: Any = load_backend, **over
 
 
 def stored_rows(out: Path) -> list[tuple[str, str, str]]:
-    con = sqlite3.connect(out / "memory.sqlite")
+    """Every stored (task, language, source); none while the run is still creating the file."""
+    con = sqlite3.connect(out / "memory.sqlite", timeout=5)
     try:
         return con.execute("SELECT task, lang, source FROM units").fetchall()
+    except sqlite3.OperationalError:
+        return []
     finally:
         con.close()
 
