@@ -11,6 +11,10 @@ if TYPE_CHECKING:
 
 def load_backend(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto") -> Backend:
     """Load the model a spec names with the backend it asks for."""
+    if spec.backend == "ctranslate2" and spec.family == "chat":
+        from summarize.backends.ct2_chat import CT2ChatBackend
+
+        return CT2ChatBackend.load(spec, device=device, dtype=dtype)
     if spec.backend == "ctranslate2":
         from summarize.backends.ct2 import CT2Backend
 
