@@ -289,8 +289,6 @@ def _build_gemma3(folder: Path) -> None:
         text_config=text, vision_config=vision, mm_tokens_per_image=1,
         boi_token_index=ids("<start_of_image>"), eoi_token_index=ids("<end_of_image>"),
         image_token_index=ids("<image_soft_token>"), tie_word_embeddings=True,
-        bos_token_id=ids("<bos>"), eos_token_id=[ids("<eos>"), ids("<end_of_turn>")],
-        pad_token_id=ids("<pad>"),
     )
     model = Gemma3ForConditionalGeneration(config).eval()
     generation = {"bos_token_id": ids("<bos>"),
