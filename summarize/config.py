@@ -15,7 +15,8 @@ from .errors import ConfigError
 
 Lang = Literal["ko", "zh-Hans"]
 LANGUAGES: tuple[Lang, ...] = ("ko", "zh-Hans")
-# "chat": an instruction-tuned causal LM prompted per task (summarize/backends/chat.py).
+# "chat": an instruction-tuned causal LM prompted per task (summarize/backends/chat.py,
+# ct2_chat.py on backend ctranslate2).
 Family = Literal["auto", "marian", "nllb", "m2m100", "mbart50", "plain", "chat"]
 
 
@@ -78,12 +79,6 @@ class ModelSpec(_Strict):
     max_input_tokens: int | None = Field(None, ge=8)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     ct2: CT2Settings = Field(default_factory=CT2Settings)
-
-    @model_validator(mode="after")
-    def _check_chat(self) -> ModelSpec:
-        if self.family == "chat" and self.backend != "transformers":
-            raise ValueError("family chat runs on backend transformers only")
-        return self
 
     def key(self) -> tuple[str, str | None, str, str]:
         """Two specs with the same key share one loaded model."""

@@ -27,10 +27,24 @@ SUBSET = ["health/cooling-clinics.md", "local/council-briefs.csv"]
 BACKENDS = ["transformers", "ctranslate2"]
 # How a hub id names its family, for specs that leave `family: auto`.
 ID_FAMILIES = {"opus-mt": "marian", "nllb": "nllb", "m2m100": "m2m100", "mbart": "mbart50"}
+# How a hub id of a `family: chat` spec names its architecture: the tiny chat model of that class
+# (summarize/backends/tiny_chat.py), in the same folder as the other tiny models.
+CHAT_IDS = {"gemma-3": "chat-gemma3", "gemma-2": "chat-gemma2", "qwen3": "chat-qwen3",
+            "qwen2": "chat-qwen2", "llama": "chat-llama"}
+
+
+def tiny_chat(spec: dict[str, Any]) -> str:
+    model = str(spec["model"]).lower()
+    for marker, name in CHAT_IDS.items():
+        if marker in model:
+            return name
+    raise AssertionError(f"no tiny chat model for {spec['model']}: add it to CHAT_IDS")
 
 
 def tiny_family(spec: dict[str, Any]) -> str:
     family = spec.get("family", "auto")
+    if family == "chat":
+        return tiny_chat(spec)
     if family not in ("auto", None, "plain"):
         return str(family)
     model = str(spec["model"]).lower()
@@ -43,8 +57,11 @@ def tiny_family(spec: dict[str, Any]) -> str:
 def swapped(config: Path, tiny: Path, backend: str) -> dict[str, Any]:
     """The config with tiny models of the same families, and ``backend`` for every model."""
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
-    data["summarizer"]["model"] = str(tiny / "summarizer")
-    data["summarizer"]["family"] = "plain"
+    if data["summarizer"].get("family") == "chat":
+        data["summarizer"]["model"] = str(tiny / tiny_chat(data["summarizer"]))
+    else:
+        data["summarizer"]["model"] = str(tiny / "summarizer")
+        data["summarizer"]["family"] = "plain"
     specs = [data["summarizer"]]
     for lang, spec in data["translators"].items():
         spec = dict(spec)  # YAML anchors share one dict between languages
@@ -95,4 +112,5 @@ def test_shipped_profile_runs_clean(tiny_models, tmp_path, monkeypatch, config, 
 
 
 def test_matrix_covers_every_config():
-    assert {c.name for c in CONFIGS} >= {"default.yaml", "cpu-fast.yaml", "m2m100.yaml", "nllb.yaml"}
+    assert {c.name for c in CONFIGS} >= {"default.yaml", "cpu-fast.yaml", "m2m100.yaml", "nllb.yaml",
+                                         "quality-gpu.yaml"}

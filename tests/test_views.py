@@ -25,6 +25,9 @@ CASES = [
     ("nllb", "auto", "ctranslate2"),
     ("marian", "auto", "ctranslate2"),
     ("m2m100", "auto", "ctranslate2"),
+    ("chat-qwen3", "chat", "ctranslate2"),
+    ("chat-gemma3", "chat", "transformers"),
+    ("chat-gemma3", "chat", "ctranslate2"),
 ]
 TEXTS = ["Officials said on Monday that 3 bridges were closed.", "Dr. Lee agreed.", ""]
 

@@ -14,6 +14,10 @@ def load_backend(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto",
     """Load the model a spec names with the backend it asks for. ``weights=False`` gives a
     tokenizer-only view: token counts, input limit, language plan and ``info()`` (so the
     fingerprint) exactly as the loaded model's, without reading or converting its weights."""
+    if spec.backend == "ctranslate2" and spec.family == "chat":
+        from summarize.backends.ct2_chat import CT2ChatBackend
+
+        return CT2ChatBackend.load(spec, device=device, dtype=dtype, weights=weights)
     if spec.backend == "ctranslate2":
         from summarize.backends.ct2 import CT2Backend
 

@@ -61,12 +61,13 @@ def resolve_source(spec: ModelSpec) -> SourceModel:
     return SourceModel(path, path.name, snapshot_hash(path))
 
 
-def _snapshot(spec: ModelSpec, ignore: list[str]) -> Path:
+def _snapshot(spec: ModelSpec, ignore: list[str], allow: list[str] | None = None) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(
-            spec.model, revision=spec.revision, ignore_patterns=ignore, local_files_only=hub_offline()
+            spec.model, revision=spec.revision, ignore_patterns=ignore, allow_patterns=allow,
+            local_files_only=hub_offline(),
         ))
     except Exception as exc:  # hub errors come in many types; all mean "not available"
         raise ModelLoadError(
@@ -74,6 +75,13 @@ def _snapshot(spec: ModelSpec, ignore: list[str]) -> Path:
             f"({type(exc).__name__}: {str(exc)[:300]}); run once with network access to "
             "download it, or set model: to a local folder"
         ) from None
+
+
+def model_config_file(spec: ModelSpec) -> Path:
+    """The model's config.json, fetched alone (no weights) for a hub id."""
+    local = local_model_folder(spec)
+    folder = local if local is not None else _snapshot(spec, ignore=[], allow=["config.json"])
+    return folder / "config.json"
 
 
 def cache_root() -> Path:
@@ -272,6 +280,86 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def import_ctranslate2() -> Any:
+    try:
+        import ctranslate2
+    except ImportError:
+        raise ModelLoadError(
+            "backend ctranslate2 needs the ctranslate2 package: pip install 'summarize[ct2]'"
+        ) from None
+    return ctranslate2
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A spec's model converted (once, cached) and where and how CTranslate2 runs it."""
+
+    source: SourceModel
+    model_dir: Path
+    device: str  # cpu or cuda
+    index: int
+    quantization: str  # stored on disk
+    compute_type: str
+
+    @property
+    def device_name(self) -> str:
+        return self.device if self.device == "cpu" else f"cuda:{self.index}"
+
+    def runtime(self, spec: ModelSpec) -> dict[str, Any]:
+        """Keyword arguments of ctranslate2.Translator / Generator."""
+        return {"device": self.device, "device_index": self.index,
+                "compute_type": self.compute_type,
+                "intra_threads": spec.ct2.intra_threads or _cores(), "inter_threads": 1}
+
+
+def prepare(spec: ModelSpec, device: str, dtype: str, convert: bool = True) -> Prepared:
+    """Pick device and quantization, resolve the source and convert it if not cached
+    (``convert=False``, for a tokenizer-only view: only say where the conversion would be)."""
+    ct2_device, index = pick_device(device)
+    native = ct2_device == "cuda" and _bf16_native(index)
+    quantization, compute_type = pick_quantization(spec.ct2.quantization, ct2_device, dtype, native)
+    source = resolve_source(spec)
+    if convert:
+        model_dir, _ = ensure_converted(spec, source, quantization)
+    else:
+        model_dir = cache_dir(spec, source, quantization)
+    return Prepared(source, model_dir, ct2_device, index, quantization, compute_type)
+
+
+@contextlib.contextmanager
+def call_errors(model: str, rows: int) -> Iterator[None]:
+    """CTranslate2's device allocation failures become OutOfMemory (the scheduler halves)."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if not devices.is_out_of_memory(exc):
+            raise
+        raise OutOfMemory(f"{model}: out of device memory on a batch of {rows} rows") from exc
+
+
+def seed_sampling(settings: GenerationSettings) -> None:
+    """Sampling restarts from the configured seed on every call, as on the HF backends."""
+    if settings.do_sample:
+        import ctranslate2
+
+        ctranslate2.set_random_seed(settings.seed)
+
+
+def search_options(settings: GenerationSettings) -> dict[str, Any]:
+    """The beam, penalty and sampling options translate_batch and generate_batch share."""
+    beam = settings.num_beams > 1
+    return {
+        "beam_size": settings.num_beams,
+        "length_penalty": settings.length_penalty if beam else 1.0,
+        "no_repeat_ngram_size": settings.no_repeat_ngram_size,
+        "repetition_penalty": settings.repetition_penalty,
+        "sampling_topk": (settings.top_k or 0) if settings.do_sample else 1,
+        "sampling_topp": settings.top_p if settings.do_sample else 1.0,
+        "sampling_temperature": settings.temperature if settings.do_sample else 1.0,
+        "return_scores": False,
+    }
+
+
 @dataclass(frozen=True)
 class _ModelFacts:
     """What the backend needs from the Hugging Face config files, read without torch."""
@@ -309,38 +397,22 @@ class CT2Backend:
              weights: bool = True) -> CT2Backend:
         """Resolve, convert (once, cached) and load ``spec``'s model. ``weights=False``: a
         tokenizer-only view (nothing converted or loaded; it cannot generate)."""
-        try:
-            import ctranslate2
-        except ImportError:
-            raise ModelLoadError(
-                "backend ctranslate2 needs the ctranslate2 package: pip install 'summarize[ct2]'"
-            ) from None
-        ct2_device, index = pick_device(device)
-        native = ct2_device == "cuda" and _bf16_native(index)
-        quantization, compute_type = pick_quantization(
-            spec.ct2.quantization, ct2_device, dtype, native
-        )
-        source = resolve_source(spec)
+        ctranslate2 = import_ctranslate2()
+        ready = prepare(spec, device, dtype, convert=weights)
+        source, model_dir = ready.source, ready.model_dir
         tokenizer = _load_tokenizer(source.path)
         facts = _model_facts(spec, source.path, tokenizer)
         if not weights:
-            return cls(
-                spec, None, tokenizer, facts, source=source,
-                model_dir=cache_dir(spec, source, quantization),
-                device=ct2_device if ct2_device == "cpu" else f"cuda:{index}",
-                quantization=quantization, compute_type=compute_type,
-            )
-        model_dir, _ = ensure_converted(spec, source, quantization)
+            return cls(spec, None, tokenizer, facts, source=source, model_dir=model_dir,
+                       device=ready.device_name, quantization=ready.quantization,
+                       compute_type=ready.compute_type)
         try:
-            translator = ctranslate2.Translator(
-                str(model_dir), device=ct2_device, device_index=index, compute_type=compute_type,
-                intra_threads=spec.ct2.intra_threads or _cores(), inter_threads=1,
-            )
+            translator = ctranslate2.Translator(str(model_dir), **ready.runtime(spec))
         except (RuntimeError, ValueError) as exc:
             raise ModelLoadError(f"ctranslate2 cannot load {model_dir}: {exc}") from None
         return cls(
             spec, translator, tokenizer, facts, source=source, model_dir=model_dir,
-            device=ct2_device if ct2_device == "cpu" else f"cuda:{index}", quantization=quantization,
+            device=ready.device_name, quantization=ready.quantization,
             compute_type=translator.compute_type,
         )
 
@@ -447,42 +519,25 @@ class CT2Backend:
         max_new: int,
     ) -> Any:
         target_prefix = [[p] if p else [] for p in prefixes] if any(prefixes) else None
-        try:
-            if settings.do_sample:
-                import ctranslate2
-
-                ctranslate2.set_random_seed(settings.seed)
+        with call_errors(self.spec.model, len(sources)):
+            seed_sampling(settings)
             return self.translator.translate_batch(
                 sources, target_prefix=target_prefix, **self.decoding_options(settings, max_new)
             )
-        except RuntimeError as exc:
-            if not devices.is_out_of_memory(exc):
-                raise
-            raise OutOfMemory(
-                f"{self.spec.model}: out of device memory on a batch of {len(sources)} rows"
-            ) from exc
 
     # ------------------------------------------------------------------ helpers
 
     def decoding_options(self, settings: GenerationSettings, max_new_tokens: int) -> dict[str, Any]:
         """translate_batch options for one call, mirroring the HF backend's GenerationConfig."""
-        beam = settings.num_beams > 1
         pad = self.facts.pad_token
         return {
+            **search_options(settings),
             "batch_type": "tokens",
             "max_batch_size": self.max_batch_tokens,
-            "beam_size": settings.num_beams,
             "max_decoding_length": max_new_tokens,
             "min_decoding_length": min(settings.min_new_tokens, max_new_tokens),
-            "length_penalty": settings.length_penalty if beam else 1.0,
-            "no_repeat_ngram_size": settings.no_repeat_ngram_size,
-            "repetition_penalty": settings.repetition_penalty,
-            "sampling_topk": (settings.top_k or 0) if settings.do_sample else 1,
-            "sampling_topp": settings.top_p if settings.do_sample else 1.0,
-            "sampling_temperature": settings.temperature if settings.do_sample else 1.0,
             "suppress_sequences": [[pad]] if pad else None,
             "max_input_length": 0,  # never truncate: lengths are checked before
-            "return_scores": False,
         }
 
     def _encode(self, texts: Sequence[str], plan: families.LangPlan) -> list[list[int]]:

@@ -11,8 +11,12 @@ cope with a difference:
 | chat-qwen3   | Qwen3ForCausalLM   | ChatML + ``enable_thinking``    | ``<|im_end|>``          |
 | chat-llama   | LlamaForCausalLM   | Llama 3 headers, BOS in text   | ``<|end_of_text|>``     |
 | chat-gemma2  | Gemma2ForCausalLM  | Gemma turns, no system role    | ``<eos>``               |
+| chat-gemma3  | Gemma3ForConditionalGeneration (``Gemma3Config``: text + a tiny vision tower) | Gemma turns, system folded into the first user turn, text parts of a content list | ``<eos>``; the generation config adds ``<end_of_turn>`` |
 
-Three of them name an eos that is not their end-of-turn token (as the Qwen2.5 base
+``chat-gemma3`` has the layout of the 4B-27B Gemma 3 checkpoints (google/gemma-3-12b-it is one):
+a multimodal config that ``AutoModelForCausalLM`` loads as ``Gemma3ForConditionalGeneration``
+in transformers 5, with the context length in ``text_config``, sliding and full attention
+layers, and the image tokens in its vocabulary. Three of them name an eos that is not their end-of-turn token (as the Qwen2.5 base
 tokenizer, the first Llama-3-Instruct and Gemma-it releases did), so the backend has to find
 the end of turn itself. Their generation configs hold sampling defaults like the hub's, which
 must have no effect. The templates are written here, after the published formats.
@@ -84,6 +88,26 @@ GEMMA_TEMPLATE = (
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<start_of_turn>model\\n' }}{%- endif %}"
 )
+# Gemma 3: a system message becomes the head of the first user turn; content may be a string
+# or a list of parts (text, image).
+GEMMA3_TEMPLATE = (
+    "{{- bos_token }}"
+    "{%- set ns = namespace(prefix='', start=0) %}"
+    "{%- if messages[0]['role'] == 'system' %}"
+    "{%- set ns.prefix = messages[0]['content'] + '\\n\\n' %}{%- set ns.start = 1 %}"
+    "{%- endif %}"
+    "{%- for message in messages[ns.start:] %}"
+    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+    "{{- '<start_of_turn>' + role + '\\n' + (ns.prefix if loop.first else '') }}"
+    "{%- if message['content'] is string %}{{- message['content'] | trim }}"
+    "{%- else %}{%- for part in message['content'] %}"
+    "{%- if part['type'] == 'image' %}{{- '<start_of_image>' }}"
+    "{%- elif part['type'] == 'text' %}{{- part['text'] | trim }}{%- endif %}"
+    "{%- endfor %}{%- endif %}"
+    "{{- '<end_of_turn>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<start_of_turn>model\\n' }}{%- endif %}"
+)
 
 # Sampling defaults like the hub's chat models ship; tests prove none of them leaks.
 _HUB_SAMPLING = {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20,
@@ -94,6 +118,7 @@ TINY_CHAT_MODELS: dict[str, str] = {
     "chat-qwen3": "qwen3",
     "chat-llama": "llama",
     "chat-gemma2": "gemma2",
+    "chat-gemma3": "gemma3",
 }
 
 
@@ -107,6 +132,7 @@ def build_tiny_chat_models(out_dir: Path, *, seed: int = 0) -> dict[str, Path]:
         "chat-qwen3": _build_qwen3,
         "chat-llama": _build_llama,
         "chat-gemma2": _build_gemma2,
+        "chat-gemma3": _build_gemma3,
     }
     out = {}
     bars = hf_logging.is_progress_bar_enabled()
@@ -232,6 +258,43 @@ def _build_gemma2(folder: Path) -> None:
     generation = {"bos_token_id": ids("<bos>"), "eos_token_id": ids("<eos>"),
                   "pad_token_id": ids("<pad>"), **_HUB_SAMPLING}
     _save(model, tokenizer, GEMMA_TEMPLATE, generation, folder)
+
+
+def _build_gemma3(folder: Path) -> None:
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3TextConfig,
+        GemmaTokenizer,
+        SiglipVisionConfig,
+    )
+
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<start_of_turn>", "<end_of_turn>",
+                "<start_of_image>", "<end_of_image>", "<image_soft_token>"]
+    vocab, merges = train_bpe(_LINES, _VOCAB, specials, byte_level=False)
+    vocab.setdefault("\n", len(vocab))
+    # No model_max_length, as the hub's Gemma 3 tokenizers: the context is in text_config only.
+    tokenizer = GemmaTokenizer(vocab=vocab, merges=merges)
+    _special(tokenizer, specials[5:])
+    ids = _ids(tokenizer)
+    text = Gemma3TextConfig(
+        vocab_size=len(tokenizer), bos_token_id=ids("<bos>"), eos_token_id=ids("<eos>"),
+        pad_token_id=ids("<pad>"), sliding_window=CHAT_MAX_POSITIONS // 2,
+        query_pre_attn_scalar=16, **{**_ARCH, "num_hidden_layers": 2, "tie_word_embeddings": True},
+        layer_types=["sliding_attention", "full_attention"],
+    )
+    vision = SiglipVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                num_attention_heads=2, image_size=28, patch_size=14)
+    config = Gemma3Config(
+        text_config=text, vision_config=vision, mm_tokens_per_image=1,
+        boi_token_index=ids("<start_of_image>"), eoi_token_index=ids("<end_of_image>"),
+        image_token_index=ids("<image_soft_token>"), tie_word_embeddings=True,
+    )
+    model = Gemma3ForConditionalGeneration(config).eval()
+    generation = {"bos_token_id": ids("<bos>"),
+                  "eos_token_id": [ids("<eos>"), ids("<end_of_turn>")],
+                  "pad_token_id": ids("<pad>"), "do_sample": True, "top_k": 64, "top_p": 0.95}
+    _save(model, tokenizer, GEMMA3_TEMPLATE, generation, folder)
 
 
 def chat_config(out_dir: Path, name: str = "chat-qwen2") -> dict[str, Any]:

@@ -1,0 +1,263 @@
+"""What every chat backend shares, whatever runs the forward passes (transformers, CTranslate2).
+
+- the prompt: each text is one user turn (``summarize.prompts``), rendered by the model's own
+  chat template with the generation prompt, reasoning off (``enable_thinking=False``) where
+  the template has that switch, control tokens quoted in an article kept as text where the
+  tokenizer can do it;
+- the stops: the tokenizer's eos, the model's eos ids and the template's end-of-turn token;
+- the limits: the context less the spec's ``max_new_tokens``; the new-token budget scaled to
+  the bare text, capped by the room left in the context;
+- the replies: cleaned (``prompts.clean_reply``); one still not what was asked for is asked
+  again once with the plain prompt, in one more call for all such rows; ``last_flags`` lists
+  ``(index, problem)`` per call for every reply that needed the retry or was cut off.
+
+A backend subclasses ``ChatTurns`` and implements ``_generate(rows, settings)``: ONE batched
+call for (text, target, plain prompt) rows, returning ``_reply()`` of each row's new token ids.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from summarize import prompts
+from summarize.config import GenerationSettings, ModelSpec
+from summarize.errors import ModelLoadError
+
+# End-of-turn markers of the common chat formats (ChatML, Gemma, Llama 3, Phi-3, Mistral).
+END_OF_TURN_TOKENS = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>", "<|eom_id|>",
+                      "</s>")
+TOKEN_ID_FIELDS = ("bos_token_id", "eos_token_id", "pad_token_id")
+
+Row = tuple[str, str | None, bool]  # (text, target language or None, plain prompt)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    text: str
+    problem: str | None
+    cut_off: bool
+
+
+class ChatTurns:
+    """Prompts, limits, replies and the retry of a chat backend; see the module notes."""
+
+    spec: ModelSpec
+    tokenizer: Any
+    stop_ids: list[int]
+    last_flags: list[tuple[int, str]]
+
+    def _init_turns(self, spec: ModelSpec, tokenizer: Any, stop_ids: list[int],
+                    context: int) -> None:
+        self.spec = spec
+        self.tokenizer = tokenizer
+        self.stop_ids = stop_ids
+        self.last_flags = []
+        template = tokenizer.get_chat_template()
+        self._template_kwargs: dict[str, Any] = (
+            {"enable_thinking": False} if "enable_thinking" in template else {}
+        )
+        params = inspect.signature(tokenizer.apply_chat_template).parameters
+        self._sanitize = "sanitize_control_tokens" in params
+        self._context = context
+        room = spec.generation.max_new_tokens
+        self._limit = spec.max_input_tokens or context - room
+        if self._limit < 1:
+            raise ModelLoadError(
+                f"{spec.model}: a context of {context} tokens leaves no room for the input "
+                f"after max_new_tokens {room}; lower max_new_tokens"
+            )
+
+    def _generate(self, rows: list[Row], settings: GenerationSettings) -> list[_Reply]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ Backend protocol
+
+    def prompt_info(self) -> dict[str, Any]:
+        """The manifest fields about prompts, limits and stops, the same for every chat backend."""
+        return {
+            "family": "chat",
+            "max_input_tokens": self._limit,
+            "context_tokens": self._context,
+            "prompt_version": prompts.PROMPT_VERSION,
+            "prompt_fingerprint": prompts.PROMPT_FINGERPRINT,
+            "stop_tokens": self.tokenizer.convert_ids_to_tokens(self.stop_ids),
+            "thinking": "off" if self._template_kwargs else "not in template",
+            "control_tokens_sanitized": self._sanitize,
+        }
+
+    def max_input_tokens(self) -> int:
+        """Longest templated prompt in tokens: the context less the spec's max_new_tokens."""
+        return self._limit
+
+    def count_tokens(self, texts: Sequence[str], target_lang: str | None = None) -> list[int]:
+        """Length of each text's templated prompt, exactly as generate_batch encodes it."""
+        if not texts:
+            return []
+        encoded = self._encode([(text, target_lang, False) for text in texts], tensors=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def generate_batch(
+        self, texts: Sequence[str], target_lang: str | None, settings: GenerationSettings
+    ) -> list[str]:
+        """One batched call (plus one for replies asked again); in order."""
+        self.last_flags = []
+        if not texts:
+            return []
+        rows = [(text, target_lang) for text in texts]
+        return [reply.text for reply in self._answer(rows, settings, list(range(len(texts))))]
+
+    def generate_multi(
+        self, texts: Sequence[str], target_langs: Sequence[str], settings: GenerationSettings
+    ) -> dict[str, list[str]]:
+        """Every target language of a batch in one call: one row per text and language.
+        ``last_flags`` indexes ``texts`` and names the language in the problem."""
+        self.last_flags = []
+        if not texts:
+            return {lang: [] for lang in target_langs}
+        rows: list[tuple[str, str | None]] = [(t, lang) for lang in target_langs for t in texts]
+        index = [i for _ in target_langs for i in range(len(texts))]
+        replies = self._answer(rows, settings, index)
+        n = len(texts)
+        return {lang: [r.text for r in replies[k * n:(k + 1) * n]]
+                for k, lang in enumerate(target_langs)}
+
+    # ------------------------------------------------------------------ replies
+
+    def _answer(
+        self, rows: list[tuple[str, str | None]], settings: GenerationSettings, index: list[int]
+    ) -> list[_Reply]:
+        """Replies for (text, target) rows; bad ones asked again once with the plain prompt."""
+        replies = self._generate([(text, lang, False) for text, lang in rows], settings)
+        bad = [k for k, reply in enumerate(replies) if reply.problem is not None]
+        if bad:
+            again = self._generate([(*rows[k], True) for k in bad], settings)
+            for k, retry in zip(bad, again, strict=True):
+                first = replies[k]
+                if retry.problem is None:
+                    replies[k] = retry
+                    note = f"asked again with the plain prompt after: {first.problem}"
+                else:
+                    if first.text.strip() == "":
+                        replies[k] = retry
+                    note = (f"{first.problem}; asked again with the plain prompt: "
+                            f"{retry.problem}")
+                self.last_flags.append((index[k], self._tag(rows[k][1], note)))
+        for k, reply in enumerate(replies):
+            if reply.cut_off:
+                self.last_flags.append((index[k], self._tag(
+                    rows[k][1], "the reply was cut off at the max_new_tokens budget")))
+        self.last_flags.sort(key=lambda flag: flag[0])
+        return replies
+
+    @staticmethod
+    def _tag(lang: str | None, problem: str) -> str:
+        return f"{lang or 'en'}: {problem}"
+
+    def _reply(self, ids: list[int], source: str, lang: str | None, max_new: int) -> _Reply:
+        """The cleaned reply in a row's new token ids, which end at the first stop token."""
+        stops = set(self.stop_ids)
+        end = next((i for i, token in enumerate(ids) if token in stops), None)
+        raw = self.tokenizer.decode(
+            ids[:end], skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+        text, problem = prompts.clean_reply(raw, prompts.task_of(lang), lang, source=source)
+        return _Reply(text, problem, cut_off=end is None and len(ids) >= max_new)
+
+    # ------------------------------------------------------------------ prompts and budgets
+
+    def _encode(self, rows: list[Row], *, tensors: bool) -> Any:
+        """The chat template's token ids per row; left-padded torch tensors if ``tensors``."""
+        conversations = [prompts.messages(text, lang, plain=plain) for text, lang, plain in rows]
+        extra: dict[str, Any] = dict(self._template_kwargs)
+        if self._sanitize:
+            # An article quoting "<|im_end|>" must not end the user turn.
+            extra["sanitize_control_tokens"] = True
+        return self.tokenizer.apply_chat_template(
+            conversations,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            padding="longest" if tensors else False,
+            truncation=False,
+            return_tensors="pt" if tensors else None,
+            tokenizer_kwargs={"verbose": False},
+            **extra,
+        )
+
+    def _new_token_budget(self, rows: list[Row], lengths: list[int],
+                          settings: GenerationSettings) -> int:
+        """max_new_tokens for one call: prompts over the limit refused, the budget scaled to
+        the bare texts and capped by the room the longest prompt leaves in the context."""
+        too_long = [i for i, n in enumerate(lengths) if n > self._limit]
+        if too_long:
+            raise ValueError(
+                f"{len(too_long)} prompt(s) longer than {self._limit} tokens for "
+                f"{self.spec.model} (first: #{too_long[0]}, {lengths[too_long[0]]} tokens); "
+                f"split them first"
+            )
+        sources = self._source_lengths([text for text, _, _ in rows])
+        return min(max(settings.budget(n) for n in sources), self._context - max(lengths))
+
+    def _source_lengths(self, texts: list[str]) -> list[int]:
+        """Tokens of each bare text: what the new-token budget is scaled to."""
+        encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+
+# ---------------------------------------------------------------------- loading helpers
+
+
+def prepare_tokenizer(spec: ModelSpec, tokenizer: Any, generation: dict[str, Any],
+                      config: Any) -> tuple[list[int], dict[str, Any]]:
+    """(stop ids, bos/eos/pad ids) of a chat model; the tokenizer set to pad on the left.
+
+    Ids come from the generation config, else the model config. ModelLoadError for a model
+    without a chat template or without any eos.
+    """
+    if not has_chat_template(tokenizer):
+        raise ModelLoadError(
+            f"{spec.model} has no chat template: family chat needs an instruction-tuned "
+            f"model whose tokenizer files hold one (chat_template.jinja or "
+            f"tokenizer_config.json)"
+        )
+    ids = {name: generation.get(name) for name in TOKEN_ID_FIELDS}
+    for name in TOKEN_ID_FIELDS:
+        if ids[name] is None:
+            ids[name] = getattr(config, name, None)
+    stops = stop_ids(tokenizer, ids["eos_token_id"])
+    if not stops:
+        raise ModelLoadError(f"{spec.model}: neither the tokenizer nor the model names an eos")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.convert_ids_to_tokens(stops[0])
+    tokenizer.padding_side = "left"
+    return stops, ids
+
+
+def has_chat_template(tokenizer: Any) -> bool:
+    try:
+        return bool(tokenizer.get_chat_template())
+    except ValueError:  # transformers raises when the tokenizer has none
+        return False
+
+
+def stop_ids(tokenizer: Any, model_eos: Any) -> list[int]:
+    """The tokenizer's eos, the model's eos ids, and end-of-turn tokens the template writes."""
+    ids: list[int] = []
+    if tokenizer.eos_token_id is not None:
+        ids.append(int(tokenizer.eos_token_id))
+    ids.extend(int(i) for i in (model_eos if isinstance(model_eos, list) else [model_eos])
+               if i is not None)
+    template = tokenizer.get_chat_template()
+    vocab = tokenizer.get_vocab()
+    ids.extend(vocab[token] for token in END_OF_TURN_TOKENS if token in vocab and token in template)
+    return list(dict.fromkeys(ids))
+
+
+def text_config(config: Any) -> Any:
+    """The language model's config: a multimodal checkpoint (Gemma 3 4B-27B) keeps its context
+    length and layers in ``text_config``."""
+    getter = getattr(config, "get_text_config", None)
+    return getter() if callable(getter) else config
