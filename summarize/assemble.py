@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .backends.base import flag_of
 from .glossary import Glossary
 from .protect import Masked, protect, restore
 from .qa import QAFlag, check_segment
@@ -63,9 +64,10 @@ def finish_translations(segments: Sequence[Segment], lang: str, human: dict[str,
             continue
         restored = restore(raw, m)
         text = one_paragraph(restored.text)  # a line break in any output never adds a paragraph
-        results[key_of(s)] = Translated(
-            text, "memory" if m.text in reused else "model",
-            check_segment(s.text, text, lang, issues=restored.issues, glossary=glossary))
+        flags = check_segment(s.text, text, lang, issues=restored.issues, glossary=glossary)
+        if flag_of(raw):  # the backend's own verdict, kept in the memory with the text
+            flags.append(QAFlag("llm_reply", str(flag_of(raw))))
+        results[key_of(s)] = Translated(text, "memory" if m.text in reused else "model", flags)
     return results
 
 
@@ -73,6 +75,7 @@ def finish_translations(segments: Sequence[Segment], lang: str, human: dict[str,
 class Summary:
     text: str
     levels: int  # generate() rounds the summary took (1: direct, more: map-reduce)
+    flag: str | None = None  # the summariser's verdict on its final output (llm_reply)
 
 
 def assemble(article: Article, segments: Sequence[Segment], summary: Summary,
@@ -127,5 +130,8 @@ def assemble(article: Article, segments: Sequence[Segment], summary: Summary,
     if not summary.text.strip():
         doc["qa"].append({"segment": "summary", "language": "en", "check": "empty",
                           "detail": "the summariser returned no text"})
+    if summary.flag:
+        doc["qa"].append({"segment": "summary", "language": "en", "check": "llm_reply",
+                          "detail": summary.flag})
     failure = "translation failed: " + "; ".join(errors[:3]) if errors else None
     return doc, failure

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .backends.base import flag_of, with_flag
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS units (
     key TEXT PRIMARY KEY,
@@ -17,7 +19,8 @@ CREATE TABLE IF NOT EXISTS units (
     model TEXT NOT NULL,
     source TEXT NOT NULL,
     output TEXT NOT NULL,
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    flag TEXT  -- what the backend says is wrong with the output (backends.base.Flagged)
 );
 CREATE TABLE IF NOT EXISTS human (
     source TEXT NOT NULL,
@@ -52,27 +55,33 @@ class Memory:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(units)")}
+        if "flag" not in columns:  # a memory written before flags were stored
+            self.conn.execute("ALTER TABLE units ADD COLUMN flag TEXT")
 
     def close(self) -> None:
         self.conn.close()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """Stored outputs by key; a flagged one comes back as a ``Flagged`` string."""
         out: dict[str, str] = {}
         for start in range(0, len(keys), 500):
             chunk = list(keys[start:start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(f"SELECT key, output FROM units WHERE key IN ({marks})", chunk)
-            out.update(rows.fetchall())
+            rows = self.conn.execute(
+                f"SELECT key, output, flag FROM units WHERE key IN ({marks})", chunk)
+            out.update((key, with_flag(output, flag)) for key, output, flag in rows.fetchall())
         return out
 
     def put_many(self, rows: Iterable[tuple[str, str, str, str, str, str]]) -> None:
-        """rows: (key, task, lang, model, source, output); one transaction."""
+        """rows: (key, task, lang, model, source, output); one transaction. An output that is
+        ``Flagged`` is stored with its flag."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
-                "INSERT OR REPLACE INTO units (key, task, lang, model, source, output) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                list(rows),
+                "INSERT OR REPLACE INTO units (key, task, lang, model, source, output, flag) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(*row[:5], str(row[5]), flag_of(row[5])) for row in rows],
             )
 
     def human_many(self, sources: Sequence[str], lang: str) -> dict[str, str]:

@@ -18,6 +18,10 @@ Checks (the names are part of the output contract):
   Skipped: integers up to 10 (often written as words) and numbers followed by a scale word
   ("1.2 million" becomes "120만" / "120万").
 * ``span_lost`` / ``span_duplicated`` / ``span_repaired``: what ``restore()`` had to fix.
+* ``llm_reply``: a chat model's reply that its cleaner could not make a plain translation
+  (or summary) even after asking again with the plain prompt, or that was cut off at the
+  token budget; the detail says what is wrong. Set by the backend (``backends.base.Flagged``)
+  and stored with the text in the memory, so a reused output keeps it.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from .protect import SpanIssue, markup_spans
 
 CHECKS = (
     "empty", "untranslated", "wrong_script", "repetition", "length_ratio", "number_mismatch",
-    "span_lost", "span_duplicated", "span_repaired",
+    "span_lost", "span_duplicated", "span_repaired", "llm_reply",
 )
 LANGS = ("ko", "zh-Hans")
 

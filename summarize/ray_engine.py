@@ -24,7 +24,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlparse
 
-from .backends.base import Backend
+from .backends.base import Backend, Flagged, flag_of
 from .backends.devices import first_line
 from .config import Config, GenerationSettings, ModelSpec
 from .engine import BatchResult, Lang, shared_texts
@@ -236,7 +236,8 @@ class RayEngine:
         if res.get("device_stats"):
             actor["device_stats"] = res["device_stats"]
         langs: tuple[Lang, ...] = tuple(res["langs"])
-        done = [(t, o) for t, o in zip(res["texts"], res["outputs"], strict=True) if o is not None]
+        outputs_ = [_decode(o) for o in res["outputs"]]
+        done = [(t, o) for t, o in zip(res["texts"], outputs_, strict=True) if o is not None]
         sources = [t for t, _ in done]
         if len(langs) > 1:
             outputs = {lang: [o[lang] for _, o in done] for lang in langs}
@@ -281,6 +282,22 @@ def _check_on_worker(loader: Callable[..., Backend], spec: ModelSpec, langs: lis
                      config: Config, fp: str, device: str) -> list[Verdict]:
     backend = loader(spec, device=device, dtype=config.dtype)
     return check_model(backend, spec, langs, config, fp)
+
+
+def _encode(output: Any) -> Any:
+    """A generated output for JSON: a flagged text as [text, flag], {lang: ...} per language."""
+    if isinstance(output, dict):
+        return {lang: _encode(o) for lang, o in output.items()}
+    flag = flag_of(output)
+    return [str(output), flag] if flag else output
+
+
+def _decode(output: Any) -> Any:
+    if isinstance(output, dict):
+        return {lang: _decode(o) for lang, o in output.items()}
+    if isinstance(output, list):
+        return Flagged(output[0], output[1])
+    return output
 
 
 def _worker_error(exc: BaseException) -> SummarizeError:
@@ -350,7 +367,8 @@ class GenerateWorker:
         except SummarizeError as exc:
             return {"fatal": str(exc), "kind": "generation"}
         stats = getattr(self.backend, "device_stats", None)
-        return {"id": job["id"], "langs": langs, "texts": job["texts"], "outputs": gen.outputs,
+        return {"id": job["id"], "langs": langs, "texts": job["texts"],
+                "outputs": [_encode(o) for o in gen.outputs],
                 "failures": gen.failures, "stats": asdict(gen.stats), "actor": self.about,
                 "seconds": time.perf_counter() - start,
                 "device_stats": stats(reset=False) if stats is not None else None}

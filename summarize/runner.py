@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .assemble import SegmentKey, Summary, Translated, assemble, finish_translations, to_translate
-from .backends.base import Backend
+from .backends.base import Backend, flag_of
 from .cached import CachedGeneration, Outcome, generate_cached
 from .config import Config, GenerationSettings, ModelSpec
 from .engine import Engine, LocalEngine
@@ -186,7 +186,8 @@ class Runner:
         for w in works:
             if w.failure is None:
                 doc, w.failure = assemble(w.article, w.segments,
-                                          Summary(w.summary_en, w.summary_levels), translated,
+                                          Summary(str(w.summary_en), w.summary_levels,
+                                                  flag_of(w.summary_en)), translated,
                                           self.cfg.languages, w.input_sha, config_hash)
             if w.failure is not None:
                 self.progress.bad_record(self.life.failed(w.article, w.failure))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from .backends.base import flag_of, with_flag
 from .config import GenerationSettings
 from .segment import pack_chunks, split_long, split_sentences
 
@@ -90,7 +91,7 @@ def fold_level(level: Level, final_out: dict[str, str | None], partial_out: dict
                 aid, f"summary failed: {failures.get(text, 'unknown error')}")
             continue
         if aid in level.finals:
-            folded.summaries[aid] = out.strip()
+            folded.summaries[aid] = with_flag(out.strip(), flag_of(out))  # keep the verdict
         else:
             folded.pending.setdefault(aid, []).append(out.strip())
     folded.pending = {aid: ts for aid, ts in folded.pending.items() if aid not in folded.failures}

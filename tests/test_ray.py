@@ -164,12 +164,14 @@ def other_precision_loader(spec, *, device="auto", dtype="auto", weights=True):
 
 @pytest.mark.parametrize(("name", "backend"), [("config.yaml", "transformers"),
                                                ("config-m2m100.yaml", "transformers"),
-                                               ("config.yaml", "ctranslate2")])
+                                               ("config.yaml", "ctranslate2"),
+                                               ("config-chat.yaml", "transformers")])
 def test_ray_writes_the_articles_local_writes(tiny_models, tmp_path, local_ray, name, backend):
     """Byte-identical articles on both engines, for one model per language (NLLB + Marian) and
     one multilingual model for both (M2M100, one generate for both languages), on both
-    backends; map-reduce summaries on Ray too; the same batches; the driver never loads
-    weights."""
+    backends, and a chat model for all three tasks (its flagged replies travel back from the
+    actors with their flags); map-reduce summaries on Ray too; the same batches; the driver
+    never loads weights."""
     inp = inputs(tmp_path)
     data = yaml.safe_load((tiny_models / name).read_text())
     for spec in data["translators"].values():

@@ -8,6 +8,29 @@ from typing import Any, Protocol
 from summarize.config import GenerationSettings
 
 
+class Flagged(str):
+    """A generated output the backend could not make right (a chat reply still not a
+    translation after its retry, or cut off at the token budget): the best text it got, with
+    what is wrong in ``flag``. The run stores the flag with the text in the memory and puts it
+    on the segment's QA (check ``llm_reply``), also when the text is reused."""
+
+    flag: str
+
+    def __new__(cls, text: str, flag: str) -> Flagged:
+        obj = super().__new__(cls, text)
+        obj.flag = flag
+        return obj
+
+
+def flag_of(output: object) -> str | None:
+    """The flag of a Flagged output, None for any other."""
+    return getattr(output, "flag", None)
+
+
+def with_flag(text: str, flag: str | None) -> str:
+    return Flagged(text, flag) if flag else text
+
+
 class OutOfMemory(RuntimeError):
     """Raised by a backend when a batch did not fit on the device; the scheduler halves it."""
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from summarize import prompts
+from summarize.backends.base import with_flag
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError
 
@@ -39,6 +40,7 @@ class _Reply:
     text: str
     problem: str | None
     cut_off: bool
+    flag: str | None = None  # what is still wrong after the retry (the output's QA flag)
 
 
 class ChatTurns:
@@ -107,7 +109,8 @@ class ChatTurns:
         if not texts:
             return []
         rows = [(text, target_lang) for text in texts]
-        return [reply.text for reply in self._answer(rows, settings, list(range(len(texts))))]
+        replies = self._answer(rows, settings, list(range(len(texts))))
+        return [with_flag(reply.text, reply.flag) for reply in replies]
 
     def generate_multi(
         self, texts: Sequence[str], target_langs: Sequence[str], settings: GenerationSettings
@@ -121,7 +124,7 @@ class ChatTurns:
         index = [i for _ in target_langs for i in range(len(texts))]
         replies = self._answer(rows, settings, index)
         n = len(texts)
-        return {lang: [r.text for r in replies[k * n:(k + 1) * n]]
+        return {lang: [with_flag(r.text, r.flag) for r in replies[k * n:(k + 1) * n]]
                 for k, lang in enumerate(target_langs)}
 
     # ------------------------------------------------------------------ replies
@@ -144,11 +147,13 @@ class ChatTurns:
                         replies[k] = retry
                     note = (f"{first.problem}; asked again with the plain prompt: "
                             f"{retry.problem}")
+                    replies[k] = replace(replies[k], flag=note)
                 self.last_flags.append((index[k], self._tag(rows[k][1], note)))
         for k, reply in enumerate(replies):
             if reply.cut_off:
-                self.last_flags.append((index[k], self._tag(
-                    rows[k][1], "the reply was cut off at the max_new_tokens budget")))
+                cut = "the reply was cut off at the max_new_tokens budget"
+                replies[k] = replace(reply, flag=f"{reply.flag}; {cut}" if reply.flag else cut)
+                self.last_flags.append((index[k], self._tag(rows[k][1], cut)))
         self.last_flags.sort(key=lambda flag: flag[0])
         return replies
 

@@ -1,0 +1,117 @@
+"""The ``llm_reply`` QA flag: a chat reply still not a translation after its retry (or cut off)
+is kept, flagged by the backend, stored with its flag in the memory, and put on the segment's
+QA in the article JSON and the manifest's counts, on first generation and on reuse."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from summarize.backends import load_backend
+from summarize.backends.base import Flagged, flag_of
+from summarize.config import load_config
+from summarize.memory import Memory
+from summarize.runner import Runner, RunOptions
+
+REFUSAL = "I'm sorry, but I can't help with that."
+
+
+def scripted_chat_loader(spec, *, device="auto", dtype="auto", weights=True):
+    """The tiny chat model with a scripted model.generate: an English summary, fixed Korean
+    and Chinese sentences, and a refusal (twice: prompt and plain prompt) for any Korean
+    translation of a sentence about bridges."""
+    backend = load_backend(spec, device=device, dtype=dtype, weights=weights)
+    if not weights:
+        return backend
+    tok = backend.tokenizer
+    eot = backend.stop_ids[-1]
+
+    def reply(prompt: str) -> str:
+        user = prompt.rsplit("Korean", 1)[-1] if "Korean" in prompt else prompt
+        if "Korean" in prompt:
+            return REFUSAL if "bridges" in user else "시의회가 월요일에 예산을 승인했다."
+        if "Chinese" in prompt:
+            return "市议会周一批准了预算。"
+        return "The council approved a budget on Monday."
+
+    def generate(*, input_ids: Any, attention_mask: Any, **kwargs: Any) -> Any:
+        rows = [tok(reply(tok.decode(ids, skip_special_tokens=False)),
+                    add_special_tokens=False)["input_ids"] + [eot] for ids in input_ids.tolist()]
+        width = max(map(len, rows))
+        pad = tok.pad_token_id
+        new = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        return torch.cat([input_ids, new], dim=1)
+
+    backend.model.generate = generate  # type: ignore[attr-defined]
+    return backend
+
+
+def write_articles(folder: Path, n: int) -> Path:
+    folder.mkdir(exist_ok=True)
+    for i in range(n):
+        (folder / f"a{i}.txt").write_text(
+            f"Story {i}\n\nOfficials said that the bridges were closed. The mayor spoke.\n")
+    return folder
+
+
+def llm_flags(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in doc["qa"] if f["check"] == "llm_reply"]
+
+
+def test_flagged_outputs_and_the_memory_keep_their_flag(tmp_path):
+    db = tmp_path / "memory.sqlite"
+    memory = Memory(db)
+    memory.put_many([("k1", "translate", "ko", "m", "src", Flagged("번역", "ko: a refusal")),
+                     ("k2", "translate", "ko", "m", "src2", "좋은 번역")])
+    got = memory.get_many(["k1", "k2"])
+    memory.close()
+    assert got == {"k1": "번역", "k2": "좋은 번역"}
+    assert flag_of(got["k1"]) == "ko: a refusal" and flag_of(got["k2"]) is None
+
+
+def test_a_memory_from_before_flags_is_upgraded_in_place(tmp_path):
+    db = tmp_path / "memory.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE units (key TEXT PRIMARY KEY, task TEXT NOT NULL, lang TEXT NOT "
+                "NULL, model TEXT NOT NULL, source TEXT NOT NULL, output TEXT NOT NULL, "
+                "created_at TEXT NOT NULL DEFAULT 'x')")
+    con.execute("INSERT INTO units (key, task, lang, model, source, output) VALUES "
+                "('k', 'translate', 'ko', 'm', 's', '예전')")
+    con.commit()
+    con.close()
+    memory = Memory(db)
+    got = memory.get_many(["k"])
+    memory.close()
+    assert got == {"k": "예전"} and flag_of(got["k"]) is None
+
+
+def test_run_flags_the_refused_segment_and_keeps_the_flag_when_reused(tiny_models, tmp_path):
+    cfg = load_config(tiny_models / "config-chat.yaml", {"device": "cpu"})
+    inp = write_articles(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    first = Runner(RunOptions(input=inp, out=out, config=cfg), loader=scripted_chat_loader).execute()
+    docs = {p.stem: p for p in (first.run.path / "articles").glob("*.json")}
+
+
+    for name, path in docs.items():
+        doc = json.loads(path.read_text())
+        flags = llm_flags(doc)
+        assert [(f["segment"], f["language"]) for f in flags] == [("body/p0s0", "ko")], name
+        assert "refusal" in flags[0]["detail"] and "asked again" in flags[0]["detail"]
+        seg = next(s for s in doc["segments"] if (s["part"], s["sent"]) == ("body", 0))
+        assert seg["ko"] == REFUSAL  # kept, not dropped: a reviewer sees what the model said
+    assert first.manifest["counts"]["qa_flags"]["llm_reply"] == 2
+
+    write_articles(inp, 3)  # one more article: a new run, the first two reused from memory
+    second = Runner(RunOptions(input=inp, out=out, config=cfg), loader=scripted_chat_loader).execute()
+    assert second.run.path != first.run.path
+    assert second.manifest["counts"]["segments_reused"] > 0
+    assert second.manifest["counts"]["qa_flags"]["llm_reply"] == 3
+    doc = json.loads((second.run.path / "articles" / "a0.json").read_text())
+    seg = next(s for s in doc["segments"] if (s["part"], s["sent"]) == ("body", 0))
+    assert seg["origin"]["ko"] == "memory"
+    assert [(f["segment"], f["language"]) for f in llm_flags(doc)] == [("body/p0s0", "ko")]
