@@ -130,6 +130,9 @@ class Config(_Strict):
     glossary: str | dict[str, Any] | None = None
     # Score each model version on the built-in canary on first use (summarize/modelcheck.py).
     model_check: bool = True
+    # What one translation input is: a sentence, or a paragraph (context for an LLM; a
+    # paragraph longer than a translator's window goes as runs of whole sentences that fit).
+    unit: Literal["sentence", "paragraph"] = "sentence"
     # Where generation runs: this process (local) or actors on a Ray cluster (ray).
     engine: Literal["local", "ray"] = "local"
     ray: RaySettings = Field(default_factory=RaySettings)

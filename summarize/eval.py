@@ -298,7 +298,7 @@ class Evaluation:
                    spec.max_input_tokens or self.models.get(spec).max_input_tokens())
                   for lang, spec in ((lang, self.cfg.translators[lang])
                                      for lang in self.cfg.languages)]
-        Segmenter(limits, self.glossary).articles(works)
+        Segmenter(limits, self.glossary, self.cfg.unit).articles(works)
         segments = [s for w in works for s in w.segments]
         self.progress.start("segments", len(segments) * len(langs))
         translated: dict[str, dict[SegmentKey, Translated]] = {}

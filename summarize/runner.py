@@ -170,7 +170,7 @@ class Runner:
         specs = [(lang, self.cfg.translators[lang]) for lang in self.cfg.languages]
         segmenter = Segmenter([(self.models.get(spec), lang, spec.max_input_tokens
                                 or self.models.get(spec).max_input_tokens())
-                               for lang, spec in specs], self.glossary)
+                               for lang, spec in specs], self.glossary, self.cfg.unit)
         self._stage("segment", lambda: segmenter.articles(works))
         self._stage("summarize", lambda: self._summarize(works))
         self.models.snapshot("summarize", self.progress.log)

@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .backends.base import Backend
 from .glossary import Glossary
@@ -16,6 +17,7 @@ from .segment import split_long, split_sentences
 SPLIT_MARGIN = 0.9  # placeholders may make a masked sentence a little longer than its source
 
 Sentence = tuple["Work", Part, int, str]  # (article, part, paragraph index, text)
+Unit = Literal["sentence", "paragraph"]
 
 
 @dataclass
@@ -81,17 +83,46 @@ def window_load(limits: Sequence[tuple[Backend, str, int]]) -> Callable[[list[st
 
 class Segmenter:
     """Cuts articles, then their summaries, into segments that fit every translator; limits
-    are (backend, language, max input tokens) per translator."""
+    are (backend, language, max input tokens) per translator. ``unit``: a segment is a
+    sentence, or a paragraph (as many whole sentences of it as fit, so a long paragraph
+    becomes the fewest runs of consecutive sentences that fit)."""
 
-    def __init__(self, limits: Sequence[tuple[Backend, str, int]], glossary: Glossary | None):
+    def __init__(self, limits: Sequence[tuple[Backend, str, int]], glossary: Glossary | None,
+                 unit: Unit = "sentence"):
         self.load = window_load(limits)
         self.glossary = glossary
+        self.unit = unit
 
     def articles(self, works: Sequence[Work]) -> None:
-        add_segments(article_sentences(works, self.glossary), self.load, self.glossary)
+        self._add(article_sentences(works, self.glossary))
 
     def summaries(self, works: Sequence[Work]) -> None:
-        add_segments(summary_sentences(works, self.glossary), self.load, self.glossary)
+        self._add(summary_sentences(works, self.glossary))
+
+    def _add(self, sentences: list[Sentence]) -> None:
+        if self.unit == "paragraph":
+            sentences = paragraph_runs(sentences, self.load)
+        add_segments(sentences, self.load, self.glossary)
+
+
+def paragraph_runs(sentences: list[Sentence], load: Callable[[list[str]], list[int]]
+                   ) -> list[Sentence]:
+    """Consecutive sentences of one paragraph joined while the run still fits (load <= 1000
+    per mille of the tightest window); greedy from the start, which gives the fewest runs. A
+    sentence that does not fit alone stays alone (add_segments splits it)."""
+    out: list[Sentence] = []
+    i = 0
+    while i < len(sentences):
+        w, part, para, text = sentences[i]
+        j = i + 1
+        while j < len(sentences) and sentences[j][:3] == (w, part, para):
+            joined = f"{text} {sentences[j][3]}"
+            if load([joined])[0] > 1000:
+                break
+            text, j = joined, j + 1
+        out.append((w, part, para, text))
+        i = j
+    return out
 
 
 def add_segments(sentences: list[Sentence], load: Callable[[list[str]], list[int]],
