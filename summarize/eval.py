@@ -44,7 +44,7 @@ from .qa import CHECKS
 from .readers import split_paragraphs
 from .records import Article, BadRecord
 from .store import OutputDir
-from .summaries import MAX_REDUCE_LEVELS, first_level, fold_level, partial_settings, plan_level
+from .summaries import summarize_articles
 from .work import Segmenter, Work
 
 SETS = ("flores200",)
@@ -354,7 +354,7 @@ class Evaluation:
             return None
         spec = self.cfg.summarizer
         backend = self.models.get(spec)
-        got, failures = summarize_articles(
+        got, failures = summarize_for_eval(
             {r.id: tuple(split_paragraphs(r.article or "")) for r in items}, spec, backend,
             lambda texts, settings: self._generate("summarize", spec, texts, [None], settings))
         outputs = [{"id": r.id, "output": got.get(r.id, "")} for r in items]
@@ -366,33 +366,20 @@ class Evaluation:
                 "outputs": outputs}
 
 
-def summarize_articles(articles: dict[str, Sequence[str]], spec: ModelSpec, backend: Backend,
+def summarize_for_eval(articles: dict[str, Sequence[str]], spec: ModelSpec, backend: Backend,
                        generate: Callable[[list[str], GenerationSettings], Outcome]
                        ) -> tuple[dict[str, str], dict[str, str]]:
-    """English summaries by article id as `summarize run` makes them (map-reduce over chunks
-    when an article is longer than the window), and why any article has none."""
-    window = spec.max_input_tokens or backend.max_input_tokens()
-    summaries: dict[str, str] = {}
-    failed: dict[str, str] = {}
-    pending = first_level(dict(articles))
-    for _ in range(MAX_REDUCE_LEVELS):
-        plan = plan_level(pending, window, lambda xs: backend.count_tokens(xs, None))
-        outputs: list[dict[str, str | None]] = []
-        errors: dict[str, str] = {}
-        for texts, settings in ((plan.final_texts, spec.generation),
-                                (plan.partial_texts, partial_settings(spec.generation, window))):
-            got = generate(texts, settings) if texts else None
-            outputs.append(dict(zip(texts, got.outputs[None], strict=True)) if got else {})
-            errors.update(got.failures if got else {})
-        folded = fold_level(plan, outputs[0], outputs[1], errors)
-        summaries.update(folded.summaries)
-        failed.update(folded.failures)
-        pending = folded.pending
-        if not pending:
-            return summaries, failed
-    failed.update({aid: f"summary did not converge in {MAX_REDUCE_LEVELS} map-reduce levels"
-                   for aid in pending})
-    return summaries, failed
+    """English summaries by article id as `summarize run` makes them (the same map-reduce),
+    and why any article has none."""
+    def through(texts: list[str], settings: GenerationSettings
+                ) -> tuple[dict[str, str | None], dict[str, str]]:
+        got = generate(texts, settings)
+        return dict(zip(texts, got.outputs[None], strict=True)), got.failures
+
+    done = summarize_articles(dict(articles), spec.generation,
+                              spec.max_input_tokens or backend.max_input_tokens(),
+                              lambda xs: backend.count_tokens(xs, None), through)
+    return done.summaries, done.failures
 
 
 def evaluate(configs: Sequence[tuple[str, Config]], refs: ReferenceSet, out: Path,

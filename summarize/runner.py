@@ -27,7 +27,7 @@ from .readers import InputScan, read_inputs
 from .records import Article, BadRecord
 from .scheduler import BatchStats
 from .store import OutputDir, Run
-from .summaries import MAX_REDUCE_LEVELS, first_level, fold_level, partial_settings, plan_level
+from .summaries import summarize_articles
 from .work import Segmenter, Work, article_sha, windows
 
 
@@ -217,30 +217,22 @@ class Runner:
         """English summary per article; map-reduce over whole-sentence chunks when too long."""
         spec = self.cfg.summarizer
         backend = self.models.get(spec)
-        window = spec.max_input_tokens or backend.max_input_tokens()
-        by_id = {w.article.id: w for w in works}
-        pending = first_level({w.article.id: w.article.paragraphs for w in works})
-        for level in range(MAX_REDUCE_LEVELS):
-            plan = plan_level(pending, window, lambda xs: backend.count_tokens(xs, None))
-            outputs: list[dict[str, str | None]] = []
-            failures: dict[str, str] = {}
-            for texts, settings in ((plan.final_texts, spec.generation),
-                                    (plan.partial_texts, partial_settings(spec.generation, window))):
-                got = self._generate("summarize", spec, texts, [None], settings) if texts else None
-                outputs.append(dict(zip(texts, got.outputs[None], strict=True)) if got else {})
-                failures.update(got.failures if got else {})
-            folded = fold_level(plan, outputs[0], outputs[1], failures)
-            for aid, _ in plan.jobs:
-                by_id[aid].summary_levels = level + 1
-            for aid, summary in folded.summaries.items():
-                by_id[aid].summary_en = summary
-            for aid, reason in folded.failures.items():
-                by_id[aid].failure = reason
-            pending = folded.pending
-            if not pending:
-                return
-        for aid in pending:
-            by_id[aid].failure = f"summary did not converge in {MAX_REDUCE_LEVELS} map-reduce levels"
+
+        def generate(texts: list[str], settings: GenerationSettings
+                     ) -> tuple[dict[str, str | None], dict[str, str]]:
+            got = self._generate("summarize", spec, texts, [None], settings)
+            return dict(zip(texts, got.outputs[None], strict=True)), got.failures
+
+        done = summarize_articles({w.article.id: w.article.paragraphs for w in works},
+                                  spec.generation,
+                                  spec.max_input_tokens or backend.max_input_tokens(),
+                                  lambda xs: backend.count_tokens(xs, None), generate)
+        for w in works:
+            w.summary_levels = done.levels.get(w.article.id, 0)
+            if w.article.id in done.summaries:
+                w.summary_en = done.summaries[w.article.id]
+            if w.article.id in done.failures:
+                w.failure = done.failures[w.article.id]
 
     def _translate(self, works: list[Work]) -> dict[str, dict[SegmentKey, Translated]]:
         """Per language, per segment: final text, origin and QA flags."""

@@ -96,3 +96,43 @@ def fold_level(level: Level, final_out: dict[str, str | None], partial_out: dict
             folded.pending.setdefault(aid, []).append(out.strip())
     folded.pending = {aid: ts for aid, ts in folded.pending.items() if aid not in folded.failures}
     return folded
+
+
+Generate = Callable[[list[str], GenerationSettings], tuple[dict[str, str | None], dict[str, str]]]
+
+
+@dataclass
+class Summarized:
+    """English summary per article id, the generate() rounds each took, why any has none."""
+
+    summaries: dict[str, str] = field(default_factory=dict)
+    levels: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def summarize_articles(articles: dict[str, Sequence[str]], settings: GenerationSettings,
+                       window: int, count: Counter, generate: Generate) -> Summarized:
+    """Each article's summary (its paragraphs), map-reduce over whole-sentence chunks when it
+    is longer than the window. ``generate(texts, settings)`` gives (output by text, None where
+    it failed; failure reasons by text), e.g. through the translation memory."""
+    done = Summarized()
+    pending = first_level(articles)
+    for level in range(MAX_REDUCE_LEVELS):
+        plan = plan_level(pending, window, count)
+        outputs: list[dict[str, str | None]] = []
+        failures: dict[str, str] = {}
+        for texts, step in ((plan.final_texts, settings),
+                            (plan.partial_texts, partial_settings(settings, window))):
+            got, failed = generate(texts, step) if texts else ({}, {})
+            outputs.append(got)
+            failures.update(failed)
+        folded = fold_level(plan, outputs[0], outputs[1], failures)
+        done.levels.update((aid, level + 1) for aid, _ in plan.jobs)
+        done.summaries.update(folded.summaries)
+        done.failures.update(folded.failures)
+        pending = folded.pending
+        if not pending:
+            return done
+    done.failures.update({aid: f"summary did not converge in {MAX_REDUCE_LEVELS} map-reduce "
+                               f"levels" for aid in pending})
+    return done
