@@ -115,3 +115,52 @@ def test_run_flags_the_refused_segment_and_keeps_the_flag_when_reused(tiny_model
     seg = next(s for s in doc["segments"] if (s["part"], s["sent"]) == ("body", 0))
     assert seg["origin"]["ko"] == "memory"
     assert [(f["segment"], f["language"]) for f in llm_flags(doc)] == [("body/p0s0", "ko")]
+
+
+class Interrupting:
+    """A chat backend loader that interrupts the run (Ctrl-C) on the first generate call whose
+    prompts mention ``trigger``."""
+
+    def __init__(self, trigger: str):
+        self.trigger = trigger
+
+    def __call__(self, spec, *, device="auto", dtype="auto", weights=True):
+        backend = scripted_chat_loader(spec, device=device, dtype=dtype, weights=weights)
+        original = backend.model.generate
+        tok = backend.tokenizer
+
+        def generate(*, input_ids: Any, **kwargs: Any) -> Any:
+            if any(self.trigger in tok.decode(ids) for ids in input_ids.tolist()):
+                raise KeyboardInterrupt
+            return original(input_ids=input_ids, **kwargs)
+
+        backend.model.generate = generate  # type: ignore[attr-defined]
+        return backend
+
+
+def test_chat_profile_is_interrupted_resumed_and_exported(tiny_models, tmp_path):
+    """The chat profile through an interrupt, the resume and every export format."""
+    import pytest
+
+    from summarize.export import export_run
+
+    cfg = load_config(tiny_models / "config-chat.yaml",
+                      {"device": "cpu", "batch.window_articles": 1, "unit": "paragraph"})
+    inp = write_articles(tmp_path / "in", 4)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        Runner(RunOptions(input=inp, out=out, config=cfg), loader=Interrupting("Story 2")).execute()
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    stopped = json.loads((run_dir / "manifest.json").read_text())
+    assert stopped["status"] == "interrupted"
+    written = stopped["counts"]["articles_ok"]
+    assert written == 2  # a0 and a1, one window each, before a2's title was asked for
+
+    done = Runner(RunOptions(input=inp, out=out, config=cfg), loader=scripted_chat_loader).execute()
+    assert done.run.path == run_dir and done.manifest["resumed"] is True
+    assert done.manifest["counts"]["articles_resumed"] == written
+    assert done.manifest["counts"]["articles_ok"] == 4
+    assert done.manifest["counts"]["qa_flags"]["llm_reply"] == 4
+    for fmt in ("hugo", "i18next", "xliff"):
+        export_run(done.run.path, fmt, tmp_path / fmt)
+        assert any((tmp_path / fmt).rglob("*")), fmt
