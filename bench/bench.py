@@ -270,7 +270,7 @@ def tiny_config(out: Path, env: dict[str, str]) -> tuple[Path | None, str]:
     return config, ""
 
 
-def measure_engines(n: int, translator: Path, out: Path) -> dict[str, Any]:
+def measure_engines(n: int, translator: Path, out: Path, device: str) -> dict[str, Any]:
     """bench_ray.measure_ray on n generated articles (see bench/bench_ray.py)."""
     from bench_ray import measure_ray
 
@@ -282,7 +282,7 @@ def measure_engines(n: int, translator: Path, out: Path) -> dict[str, Any]:
         import ray  # noqa: F401
     except ImportError:
         return {"articles": n, "runs": {}, "reason": "ray not installed: pip install -e '.[ray]'"}
-    return measure_ray(config, translator, _articles_jsonl(n), n, out, env)
+    return measure_ray(config, translator, _articles_jsonl(n), n, out, env, device)
 
 
 def _run_measured(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, float, str]:
@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
               if args.memory_articles else {"articles": [], "peak_rss_mb": [], "reason": "skipped"})
 
     main_model = prep["models"][model_names[0]]
-    engines = (measure_engines(args.ray_articles, Path(main_model["dir"]), args.out)
+    engines = (measure_engines(args.ray_articles, Path(main_model["dir"]), args.out, device)
                if args.ray_articles else {"runs": {}, "reason": "skipped"})
     lengths = main_model["source_tokens"]
     for name in model_names:

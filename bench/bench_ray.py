@@ -26,10 +26,13 @@ RUNS = {  # name: (engine, actors, cpus per actor)
 
 
 def _config(tiny_config: Path, translator: Path, articles: int, engine: str, actors: int,
-            cpus: float | None) -> dict[str, Any]:
+            cpus: float | None, device: str) -> dict[str, Any]:
     tiny = yaml.safe_load(tiny_config.read_text())
     cores = os.cpu_count() or 1
+    # On a GPU the actors of a pool share the one card (half of it each for two actors).
+    gpus = 1 / max(1, actors) if device == "cuda" else 0.0
     return {
+        "device": device,
         "languages": ["zh-Hans"],
         "summarizer": tiny["summarizer"],
         "translators": {"zh-Hans": {"model": str(translator), "generation": {
@@ -37,12 +40,13 @@ def _config(tiny_config: Path, translator: Path, articles: int, engine: str, act
         "batch": {"window_articles": articles},  # one window: each model loads once per stage
         "model_check": False,
         "engine": engine,
-        "ray": {"actors": max(1, actors), "cpus_per_actor": cpus or cores, "num_cpus": cores},
+        "ray": {"actors": max(1, actors), "cpus_per_actor": cpus or cores, "num_cpus": cores,
+                "gpus_per_actor": gpus},
     }
 
 
 def measure_ray(tiny_config: Path, translator: Path, articles_jsonl: str, articles: int,
-                out: Path, env: dict[str, str]) -> dict[str, Any]:
+                out: Path, env: dict[str, str], device: str = "cpu") -> dict[str, Any]:
     """Wall time and segments/s of each run in RUNS; ``reason`` when one fails."""
     result: dict[str, Any] = {"articles": articles, "runs": {}}
     with tempfile.TemporaryDirectory(dir=out) as tmp:
@@ -51,7 +55,7 @@ def measure_ray(tiny_config: Path, translator: Path, articles_jsonl: str, articl
         for name, (engine, actors, cpus) in RUNS.items():
             cfg = Path(tmp) / f"{name}.yaml"
             cfg.write_text(yaml.safe_dump(_config(tiny_config, translator, articles, engine,
-                                                  actors, cpus)))
+                                                  actors, cpus, device)))
             runs = Path(tmp) / f"runs-{name}"
             cmd = [sys.executable, "-m", "summarize", "run", str(inputs), "--config", str(cfg),
                    "--out", str(runs), "--no-cache", "--quiet"]

@@ -67,3 +67,24 @@ def test_bench_smoke_on_cuda(tmp_path):
         capture_output=True, text=True, timeout=1200, check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_ray_engine_on_cuda_writes_what_local_writes(tiny_models, tmp_path):
+    """One actor per model on the GPU (gpus_per_actor 1): the same articles as the local engine
+    on the same card, the actors' device and precision in the manifest."""
+    pytest.importorskip("ray")
+    local = _run(tiny_models / "config.yaml", tmp_path / "local", "--device", "cuda")
+    data = yaml.safe_load((tiny_models / "config.yaml").read_text(encoding="utf-8"))
+    data.update(device="cuda", engine="ray", ray={"gpus_per_actor": 1, "actors": 1})
+    cfg = tmp_path / "ray.yaml"
+    cfg.write_text(yaml.safe_dump(data), encoding="utf-8")
+    remote = _run(cfg, tmp_path / "ray")
+    assert remote["engine"]["gpus"] >= 1
+    assert all(a["device"] == "cuda:0" for a in remote["engine"]["actors"])
+    assert [m["dtype"] for m in remote["models"]] == [m["dtype"] for m in local["models"]]
+    a = tmp_path / "local" / "latest" / "articles"
+    b = tmp_path / "ray" / "latest" / "articles"
+    files = sorted(p.relative_to(a) for p in a.rglob("*.json"))
+    assert files and files == sorted(p.relative_to(b) for p in b.rglob("*.json"))
+    for rel in files:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
