@@ -116,10 +116,14 @@ def _passes(schedule: Schedule, langs: tuple[Lang, ...]) -> Generator[BatchResul
                 result: Generated = finished.value
                 yield BatchResult(langs, failures=result.failures, stats=result.stats)
                 return
-            if len(langs) > 1:
-                per_lang = {lang: [o[lang] for o in outputs] for lang in langs}
-            else:
-                per_lang = {langs[0]: list(outputs)}
-            yield BatchResult(langs, sources, per_lang)
+            yield BatchResult(langs, sources, per_language(langs, outputs))
     finally:
         schedule.close()
+
+
+def per_language(langs: tuple[Lang, ...], outputs: Sequence[object]) -> dict[Lang, list[str]]:
+    """A pass's outputs by language: ``{lang: text}`` per input for a pass of several
+    languages, the text itself for one."""
+    if len(langs) > 1:
+        return {lang: [o[lang] for o in outputs] for lang in langs}  # type: ignore[index]
+    return {langs[0]: list(outputs)}  # type: ignore[arg-type]

@@ -27,18 +27,18 @@ from urllib.parse import urlparse
 from .backends.base import Backend, Flagged, flag_of
 from .backends.devices import first_line
 from .config import Config, GenerationSettings, ModelSpec
-from .engine import BatchResult, Lang, shared_texts
+from .engine import BatchResult, Lang, per_language, shared_texts
 from .errors import EngineError, GenerationError, SummarizeError
 from .modelcheck import Verdict, check_model, warm_up
 from .models import identity
 from .scheduler import (
     DEFAULT_MAX_HYPOTHESES,
     BatchStats,
-    beam_capped,
     drain,
     iter_generate_all,
     iter_generate_all_multi,
     pack,
+    texts_per_call,
 )
 
 CONNECT_TIMEOUT_S = 5.0
@@ -93,10 +93,10 @@ class RayEngine:
         ray = _ray()
         if ray.is_initialized():
             self.address = "this process's Ray"
-            _quiet_ray_data()
         else:
             self.address = self.settings.address or os.environ.get("RAY_ADDRESS") or None
             self._connect(ray)
+        _quiet_ray_data()
         self._check_resources(ray)
 
     def _connect(self, ray: Any) -> None:
@@ -123,7 +123,6 @@ class RayEngine:
         except Exception as exc:  # Ray raises several types; each is this one user message
             where = f"join the Ray cluster at {address}" if address else "start a local Ray"
             raise EngineError(f"cannot {where}: {first_line(exc)}") from None
-        _quiet_ray_data()
 
     def _check_resources(self, ray: Any) -> None:
         """An actor pool the cluster cannot hold would wait forever: say so instead."""
@@ -236,15 +235,10 @@ class RayEngine:
         if res.get("device_stats"):
             actor["device_stats"] = res["device_stats"]
         langs: tuple[Lang, ...] = tuple(res["langs"])
-        outputs_ = [_decode(o) for o in res["outputs"]]
-        done = [(t, o) for t, o in zip(res["texts"], outputs_, strict=True) if o is not None]
-        sources = [t for t, _ in done]
-        if len(langs) > 1:
-            outputs = {lang: [o[lang] for _, o in done] for lang in langs}
-        else:
-            outputs = {langs[0]: [o for _, o in done]}
-        return BatchResult(langs, sources, outputs, dict(res["failures"]),
-                           BatchStats(**res["stats"]))
+        done = [(t, _decode(o)) for t, o in zip(res["texts"], res["outputs"], strict=True)
+                if o is not None]
+        return BatchResult(langs, [t for t, _ in done], per_language(langs, [o for _, o in done]),
+                           dict(res["failures"]), BatchStats(**res["stats"]))
 
 
 def plan_jobs(backend: Backend, todo: Mapping[Lang, Sequence[str]], settings: GenerationSettings,
@@ -263,8 +257,8 @@ def plan_jobs(backend: Backend, todo: Mapping[Lang, Sequence[str]], settings: Ge
         if not unique:
             continue
         lengths = backend.count_tokens(unique, langs[0])
-        size = beam_capped(batching["max_batch_size"], settings.num_beams * len(langs),
-                           batching.get("max_hypotheses", DEFAULT_MAX_HYPOTHESES))
+        size = texts_per_call(batching["max_batch_size"], settings, len(langs),
+                              batching.get("max_hypotheses", DEFAULT_MAX_HYPOTHESES))
         for b in pack(lengths, batching["max_batch_tokens"], size):
             jobs.append({"id": len(jobs), "langs": langs, "texts": [unique[i] for i in b]})
     return jobs

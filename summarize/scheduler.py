@@ -83,6 +83,13 @@ def beam_capped(max_batch_size: int, num_beams: int, max_hypotheses: int) -> int
     return max(1, min(max_batch_size, max_hypotheses // max(1, num_beams)))
 
 
+def texts_per_call(max_batch_size: int, settings: GenerationSettings, languages: int,
+                   max_hypotheses: int = DEFAULT_MAX_HYPOTHESES) -> int:
+    """Texts per generate call: each decodes ``num_beams x languages`` rows, which the
+    hypothesis cap counts (see beam_capped)."""
+    return beam_capped(max_batch_size, settings.num_beams * languages, max_hypotheses)
+
+
 def generate_all(
     backend: Backend,
     texts: Sequence[str],
@@ -122,7 +129,7 @@ def iter_generate_all(
         texts,
         lambda unique: backend.count_tokens(unique, target_lang),
         lambda batch: backend.generate_batch(batch, target_lang, settings),
-        max_batch_tokens, beam_capped(max_batch_size, settings.num_beams, max_hypotheses),
+        max_batch_tokens, texts_per_call(max_batch_size, settings, 1, max_hypotheses),
         f"{describe(backend)} ({target_lang or 'en'})",
     )
 
@@ -164,11 +171,11 @@ def iter_generate_all_multi(
         per_lang = multi(batch, target_langs, settings)
         return [{lang: per_lang[lang][i] for lang in target_langs} for i in range(len(batch))]
 
-    rows = settings.num_beams * len(target_langs)
     return _schedule(
         texts,
         lambda unique: backend.count_tokens(unique, target_langs[0]),
-        call, max_batch_tokens, beam_capped(max_batch_size, rows, max_hypotheses),
+        call, max_batch_tokens,
+        texts_per_call(max_batch_size, settings, len(target_langs), max_hypotheses),
         f"{describe(backend)} ({'+'.join(target_langs)})",
     )
 

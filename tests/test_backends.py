@@ -38,8 +38,9 @@ def backends(tiny_models: Path) -> dict[str, HFBackend]:
     }
 
 
-def spy_generate(monkeypatch: pytest.MonkeyPatch, backend: HFBackend) -> list[dict[str, Any]]:
-    """Record the kwargs and the output of every model.generate call."""
+def spy_generate(monkeypatch: pytest.MonkeyPatch, backend: Any) -> list[dict[str, Any]]:
+    """Record the kwargs and the output of every real model.generate call (any transformers
+    backend: seq2seq or chat)."""
     calls: list[dict[str, Any]] = []
     original = backend.model.generate
 

@@ -20,6 +20,7 @@ from summarize.backends.tiny_chat import TINY_CHAT_MODELS, build_tiny_chat_model
 from summarize.config import GenerationSettings, ModelSpec, load_config
 from summarize.errors import ModelLoadError
 from summarize.prompts import clean_reply
+from tests.test_backends import spy_generate
 
 TEXTS = [EN_LINES[0], "Heavy rain caused floods.", EN_LINES[5]]
 SETTINGS = GenerationSettings(
@@ -55,20 +56,6 @@ def _spec(folder: Path, **kwargs: Any) -> ModelSpec:
 def backends(chat_models: Path) -> dict[str, ChatBackend]:
     return {name: ChatBackend.load(_spec(chat_models / name), device="cpu")
             for name in TINY_CHAT_MODELS}
-
-
-def spy_generate(monkeypatch: pytest.MonkeyPatch, backend: ChatBackend) -> list[dict[str, Any]]:
-    """Record the kwargs and the output of every real model.generate call."""
-    calls: list[dict[str, Any]] = []
-    original = backend.model.generate
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        output = original(*args, **kwargs)
-        calls.append({**kwargs, "output": output})
-        return output
-
-    monkeypatch.setattr(backend.model, "generate", wrapper)
-    return calls
 
 
 def fake_generate(

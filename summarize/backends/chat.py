@@ -33,6 +33,7 @@ from summarize.backends.hf import (
     device_errors,
     load_pretrained,
     seed_sampling,
+    transformers_info,
 )
 from summarize.config import GenerationSettings, ModelSpec
 
@@ -82,16 +83,8 @@ class ChatBackend(ChatTurns):
     def info(self) -> dict[str, Any]:
         """Manifest entry for this model, with the prompt version and fingerprint."""
         return {
-            "model": self.spec.model,
-            "revision": self.spec.revision,
-            "resolved_revision": self._resolved_revision,
-            "local_path": self._local_path,
-            "content_hash": self._content_hash,
-            "backend": "transformers",
+            **transformers_info(self),
             "architecture": getattr(self.model.config, "model_type", None),
-            "device": str(self.device),
-            "dtype": str(self.model.dtype).removeprefix("torch."),
-            "attn_implementation": self.model.config._attn_implementation,
             **self.prompt_info(),
         }
 

@@ -112,16 +112,8 @@ class HFBackend:
     def info(self) -> dict[str, Any]:
         """Manifest entry for this model."""
         return {
-            "model": self.spec.model,
-            "revision": self.spec.revision,
-            "resolved_revision": self._resolved_revision,
-            "local_path": self._local_path,
-            "content_hash": self._content_hash,
-            "backend": "transformers",
+            **transformers_info(self),
             "family": self.family,
-            "device": str(self.device),
-            "dtype": str(self.model.dtype).removeprefix("torch."),
-            "attn_implementation": self.model.config._attn_implementation,
             "max_input_tokens": self._limit,
         }
 
@@ -305,6 +297,21 @@ class HFBackend:
 
 
 # ---------------------------------------------------------------------- module helpers
+
+
+def transformers_info(backend: Any) -> dict[str, Any]:
+    """The manifest fields every transformers backend reports: version, device, precision."""
+    return {
+        "model": backend.spec.model,
+        "revision": backend.spec.revision,
+        "resolved_revision": backend._resolved_revision,
+        "local_path": backend._local_path,
+        "content_hash": backend._content_hash,
+        "backend": "transformers",
+        "device": str(backend.device),
+        "dtype": str(backend.model.dtype).removeprefix("torch."),
+        "attn_implementation": backend.model.config._attn_implementation,
+    }
 
 
 def load_pretrained(
