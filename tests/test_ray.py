@@ -31,7 +31,8 @@ from summarize.config import load_config  # noqa: E402
 from summarize.errors import EngineError, GenerationError  # noqa: E402
 from summarize.runner import Runner, RunOptions  # noqa: E402
 from tests import test_e2e  # noqa: E402
-from tests.test_e2e import ENV, _run_dirs, _wait, docs, small_input  # noqa: E402
+from tests.test_e2e import ENV, ROOT, _run_dirs, _wait, docs, small_input  # noqa: E402
+from tests.test_matrix import swapped  # noqa: E402
 
 CLI_ENV = {**ENV, **RAY_ENV}
 cli = functools.partial(test_e2e.cli, env=CLI_ENV)
@@ -165,18 +166,28 @@ def other_precision_loader(spec, *, device="auto", dtype="auto", weights=True):
 @pytest.mark.parametrize(("name", "backend"), [("config.yaml", "transformers"),
                                                ("config-m2m100.yaml", "transformers"),
                                                ("config.yaml", "ctranslate2"),
-                                               ("config-chat.yaml", "transformers")])
+                                               ("config-chat.yaml", "transformers"),
+                                               ("shipped:gpu.yaml", "transformers"),
+                                               ("shipped:cpu-fast.yaml", "ctranslate2")])
 def test_ray_writes_the_articles_local_writes(tiny_models, tmp_path, local_ray, name, backend):
     """Byte-identical articles on both engines, for one model per language (NLLB + Marian) and
     one multilingual model for both (M2M100, one generate for both languages), on both
     backends, and a chat model for all three tasks (its flagged replies travel back from the
     actors with their flags); map-reduce summaries on Ray too; the same batches; the driver
-    never loads weights."""
+    never loads weights. ``shipped:`` cases are configs/ profiles with their own settings
+    (beam 4 everywhere, lengths, penalties; M2M100 for both languages in gpu.yaml), each model
+    swapped for the tiny model of its family, as the settings matrix does."""
     inp = inputs(tmp_path)
-    data = yaml.safe_load((tiny_models / name).read_text())
-    for spec in data["translators"].values():
-        spec["backend"] = backend
-    cfg = config(tiny_models, tmp_path, name, translators=data["translators"])
+    if name.startswith("shipped:"):
+        data = swapped(ROOT / "configs" / name.removeprefix("shipped:"), tiny_models, backend)
+        data["model_check"] = False
+        cfg = tmp_path / "shipped.yaml"
+        cfg.write_text(yaml.safe_dump(data))
+    else:
+        data = yaml.safe_load((tiny_models / name).read_text())
+        for spec in data["translators"].values():
+            spec["backend"] = backend
+        cfg = config(tiny_models, tmp_path, name, translators=data["translators"])
     local = run(inp, cfg, tmp_path / "local")
     DRIVER_LOADS.clear()
     remote = run(inp, cfg, tmp_path / "ray", loader=spy_loader, engine="ray",
