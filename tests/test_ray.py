@@ -164,17 +164,15 @@ def other_precision_loader(spec, *, device="auto", dtype="auto", weights=True):
 
 
 @pytest.mark.parametrize(("name", "backend"), [("config.yaml", "transformers"),
-                                               ("config-m2m100.yaml", "transformers"),
-                                               ("config.yaml", "ctranslate2"),
                                                ("config-chat.yaml", "transformers"),
                                                ("shipped:gpu.yaml", "transformers"),
                                                ("shipped:cpu-fast.yaml", "ctranslate2")])
 def test_ray_writes_the_articles_local_writes(tiny_models, tmp_path, local_ray, name, backend):
-    """Byte-identical articles on both engines, for one model per language (NLLB + Marian) and
-    one multilingual model for both (M2M100, one generate for both languages), on both
-    backends, and a chat model for all three tasks (its flagged replies travel back from the
-    actors with their flags); map-reduce summaries on Ray too; the same batches; the driver
-    never loads weights. ``shipped:`` cases are configs/ profiles with their own settings
+    """Byte-identical articles on both engines: one model per language (tiny NLLB + Marian,
+    greedy), a chat model for all three tasks (its flagged replies travel back from the actors
+    with their flags), one multilingual model for both languages (gpu.yaml: one generate for
+    both) and CTranslate2 (cpu-fast.yaml); map-reduce summaries on Ray too; the same batches;
+    the driver never loads weights. ``shipped:`` cases are configs/ profiles with their own settings
     (beam 4 everywhere, lengths, penalties; M2M100 for both languages in gpu.yaml), each model
     swapped for the tiny model of its family, as the settings matrix does."""
     inp = inputs(tmp_path)
