@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .backends.base import flag_of
+from .backends.base import flag_check, flag_of
 from .glossary import Glossary
 from .protect import Masked, protect, restore
 from .qa import QAFlag, check_segment
@@ -66,7 +66,7 @@ def finish_translations(segments: Sequence[Segment], lang: str, human: dict[str,
         text = one_paragraph(restored.text)  # a line break in any output never adds a paragraph
         flags = check_segment(s.text, text, lang, issues=restored.issues, glossary=glossary)
         if flag_of(raw):  # the backend's own verdict, kept in the memory with the text
-            flags.append(QAFlag("llm_reply", str(flag_of(raw))))
+            flags.append(QAFlag(*flag_check(str(flag_of(raw)))))
         results[key_of(s)] = Translated(text, "memory" if m.text in reused else "model", flags)
     return results
 
@@ -75,12 +75,13 @@ def finish_translations(segments: Sequence[Segment], lang: str, human: dict[str,
 class Summary:
     text: str
     levels: int  # generate() rounds the summary took (1: direct, more: map-reduce)
-    flag: str | None = None  # the summariser's verdict on its final output (llm_reply)
+    flag: str | None = None  # the summariser's verdict on its final output (flag_check)
 
 
 def assemble(article: Article, segments: Sequence[Segment], summary: Summary,
              translated: dict[str, dict[SegmentKey, Translated]], languages: Sequence[str],
-             input_sha: str, config_hash: str) -> tuple[dict[str, Any], str | None]:
+             input_sha: str, config_hash: str, output_identity: str = ""
+             ) -> tuple[dict[str, Any], str | None]:
     """The article's JSON document, and why the article failed (None when it did not)."""
     a = article
     doc: dict[str, Any] = {
@@ -93,6 +94,7 @@ def assemble(article: Article, segments: Sequence[Segment], summary: Summary,
         "qa": [],
         "input_sha256": input_sha,
         "config_hash": config_hash,
+        "output_identity": output_identity,
     }
     errors: list[str] = []
     for lang in languages:
@@ -131,7 +133,8 @@ def assemble(article: Article, segments: Sequence[Segment], summary: Summary,
         doc["qa"].append({"segment": "summary", "language": "en", "check": "empty",
                           "detail": "the summariser returned no text"})
     if summary.flag:
-        doc["qa"].append({"segment": "summary", "language": "en", "check": "llm_reply",
-                          "detail": summary.flag})
+        check, detail = flag_check(summary.flag)
+        doc["qa"].append({"segment": "summary", "language": "en", "check": check,
+                          "detail": detail})
     failure = "translation failed: " + "; ".join(errors[:3]) if errors else None
     return doc, failure

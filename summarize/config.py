@@ -20,6 +20,11 @@ LANGUAGES: tuple[Lang, ...] = ("ko", "zh-Hans")
 Family = Literal["auto", "marian", "nllb", "m2m100", "mbart50", "plain", "chat"]
 
 
+# New-token budgets are rounded up to a multiple of this (see GenerationSettings.budget). Part of
+# the output identity (summarize/models.py): changing it changes outputs.
+BUDGET_STEP = 16
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,8 +32,11 @@ class _Strict(BaseModel):
 class GenerationSettings(_Strict):
     """Every setting handed to generate(); nothing is taken from a model's generation_config.
 
-    max_new_tokens for one input is ``min(max_new_tokens, ceil(ratio * source_tokens) + extra)``
-    when ``max_new_tokens_ratio`` is set, else ``max_new_tokens``.
+    max_new_tokens for one input is ``min(max_new_tokens, ceil(ratio * source_tokens) + extra)``,
+    rounded up to a multiple of BUDGET_STEP, when ``max_new_tokens_ratio`` is set, else
+    ``max_new_tokens``. The budget is each input's own: a generate() call only ever holds inputs
+    with equal budgets (summarize/backends/base.py budget_groups), so a sentence's output never
+    depends on its batch neighbours. The rounding keeps those groups few in a length-sorted pass.
     """
 
     num_beams: int = Field(4, ge=1, le=16)
@@ -55,11 +63,22 @@ class GenerationSettings(_Strict):
         return self
 
     def budget(self, source_tokens: int) -> int:
-        """Max new tokens for a source of this many tokens."""
+        """Max new tokens for a source of this many tokens (a function of that source alone)."""
         if self.max_new_tokens_ratio is None:
             return self.max_new_tokens
         scaled = -(-int(source_tokens * self.max_new_tokens_ratio * 1000) // 1000)
-        return max(1, min(self.max_new_tokens, scaled + self.max_new_tokens_extra))
+        wanted = scaled + self.max_new_tokens_extra
+        rounded = -(-wanted // BUDGET_STEP) * BUDGET_STEP
+        return max(1, min(self.max_new_tokens, rounded))
+
+    def max_source_tokens(self) -> int:
+        """Longest source whose scaled budget still fits under ``max_new_tokens``: a longer
+        one could be cut, so segmenting splits it further. With no ratio, the output is assumed
+        no longer than the source."""
+        if self.max_new_tokens_ratio is None:
+            return self.max_new_tokens
+        room = self.max_new_tokens - self.max_new_tokens_extra
+        return max(1, int(room / self.max_new_tokens_ratio))
 
 
 class CT2Settings(_Strict):
@@ -80,9 +99,11 @@ class ModelSpec(_Strict):
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     ct2: CT2Settings = Field(default_factory=CT2Settings)
 
-    def key(self) -> tuple[str, str | None, str, str]:
-        """Two specs with the same key share one loaded model."""
-        return (self.model, self.revision, self.backend, self.family)
+    def key(self) -> tuple[Any, ...]:
+        """Two specs with the same key share one loaded model (the language codes are read at
+        load time, so they are part of it)."""
+        return (self.model, self.revision, self.backend, self.family,
+                tuple(sorted(self.lang_codes.items())))
 
 
 def _summary_generation() -> GenerationSettings:

@@ -43,7 +43,7 @@ from .protect import SpanIssue, markup_spans
 
 CHECKS = (
     "empty", "untranslated", "wrong_script", "repetition", "length_ratio", "number_mismatch",
-    "span_lost", "span_duplicated", "span_repaired", "llm_reply",
+    "span_lost", "span_duplicated", "span_repaired", "llm_reply", "truncated",
 )
 LANGS = ("ko", "zh-Hans")
 

@@ -52,11 +52,14 @@ class Generated:
     stats: BatchStats = field(default_factory=BatchStats)
 
 
-def pack(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int) -> list[list[int]]:
+def pack(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int,
+         budget: Callable[[int], int] | None = None) -> list[list[int]]:
     """Group indices, longest first, so each batch's padded size (n * longest) fits the budget.
 
     Cost is dominated by padded source plus generated tokens, both roughly proportional to the
     longest source in the batch, so batches of similar length are packed as full as allowed.
+    ``budget(length)``: a new batch starts where the new-token budget changes, so a batch is
+    one generate() call (backends split a batch of mixed budgets into one call per budget).
     """
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
@@ -64,7 +67,8 @@ def pack(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int) -> 
     longest = 0
     for i in order:
         top = max(longest, lengths[i])
-        if current and (len(current) + 1 > max_batch_size or (len(current) + 1) * top > max_batch_tokens):
+        if current and (len(current) + 1 > max_batch_size or (len(current) + 1) * top > max_batch_tokens
+                        or (budget is not None and budget(lengths[i]) != budget(lengths[current[0]]))):
             batches.append(current)
             current, top = [], lengths[i]
         current.append(i)
@@ -130,7 +134,7 @@ def iter_generate_all(
         lambda unique: backend.count_tokens(unique, target_lang),
         lambda batch: backend.generate_batch(batch, target_lang, settings),
         max_batch_tokens, texts_per_call(max_batch_size, settings, 1, max_hypotheses),
-        f"{describe(backend)} ({target_lang or 'en'})",
+        f"{describe(backend)} ({target_lang or 'en'})", settings.budget,
     )
 
 
@@ -176,7 +180,7 @@ def iter_generate_all_multi(
         lambda unique: backend.count_tokens(unique, target_langs[0]),
         call, max_batch_tokens,
         texts_per_call(max_batch_size, settings, len(target_langs), max_hypotheses),
-        f"{describe(backend)} ({'+'.join(target_langs)})",
+        f"{describe(backend)} ({'+'.join(target_langs)})", settings.budget,
     )
 
 
@@ -202,6 +206,7 @@ def _schedule(
     max_batch_tokens: int,
     max_batch_size: int,
     what: str = "generation",
+    budget: Callable[[int], int] | None = None,
 ) -> Schedule:
     stats = BatchStats(inputs=len(texts))
     unique = list(dict.fromkeys(texts))
@@ -233,7 +238,7 @@ def _schedule(
 
     # Each pending entry: (batch, whether its top-level batch was already probed).
     pending = [([unique[i] for i in b], False)
-               for b in pack(lengths, max_batch_tokens, max_batch_size)]
+               for b in pack(lengths, max_batch_tokens, max_batch_size, budget)]
     fits: int | None = None  # padded tokens of the largest batch known to fit after an OOM
     while pending:
         batch, probed = pending.pop(0)

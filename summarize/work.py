@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .backends.base import Backend
+from .config import ModelSpec
 from .glossary import Glossary
-from .records import Article, BadRecord, Part, Segment
+from .records import Article, Part, Segment
 from .segment import split_long, split_sentences
 
 SPLIT_MARGIN = 0.9  # placeholders may make a masked sentence a little longer than its source
@@ -38,17 +39,14 @@ def article_sha(article: Article) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def windows(items: Iterable[Article | BadRecord], size: int) -> Iterator[list[Article | BadRecord]]:
-    """The input in windows of ``size`` articles (bad records ride along)."""
-    batch: list[Article | BadRecord] = []
-    articles = 0
-    for item in items:
-        batch.append(item)
-        if isinstance(item, Article):
-            articles += 1
-            if articles >= size:
-                yield batch
-                batch, articles = [], 0
+def windows(works: Iterable[Work], size: int) -> Iterator[list[Work]]:
+    """The articles to work on in windows of ``size``; only one window is held at a time."""
+    batch: list[Work] = []
+    for work in works:
+        batch.append(work)
+        if len(batch) >= size:
+            yield batch
+            batch = []
     if batch:
         yield batch
 
@@ -66,6 +64,13 @@ def summary_sentences(works: Sequence[Work], glossary: Glossary | None) -> list[
     """The English summary's sentences, for articles still going."""
     return [(w, "summary", 0, s) for w in works if w.failure is None
             for s in split_sentences(w.summary_en, glossary)]
+
+
+def segment_limit(spec: ModelSpec, backend: Backend) -> int:
+    """Longest segment, in the translator's tokens, that it takes in whole and can translate
+    within its new-token budget (a longer one could only be cut: it is split further)."""
+    window = spec.max_input_tokens or backend.max_input_tokens()
+    return min(window, spec.generation.max_source_tokens())
 
 
 def window_load(limits: Sequence[tuple[Backend, str, int]]) -> Callable[[list[str]], list[int]]:

@@ -22,6 +22,33 @@ class Flagged(str):
         return obj
 
 
+TRUNCATED = "truncated"  # QA check of an output cut at its new-token budget
+
+
+def truncated(text: str, budget: int) -> Flagged:
+    """An output that stopped at its budget of ``budget`` new tokens, not at its end."""
+    return Flagged(text, f"{TRUNCATED}: the output reached its budget of {budget} new tokens")
+
+
+def flag_check(flag: str) -> tuple[str, str]:
+    """The QA check and detail a backend flag stands for: ``truncated`` for a cut output,
+    ``llm_reply`` for anything a chat backend says about its reply."""
+    check, sep, detail = flag.partition(": ")
+    if sep and check == TRUNCATED:
+        return TRUNCATED, detail
+    return "llm_reply", flag
+
+
+def budget_groups(budgets: Sequence[int]) -> list[tuple[int, list[int]]]:
+    """Row indices grouped by their own new-token budget, largest budget first. A generate()
+    call holds one group: every row then stops at exactly its own budget, whatever its
+    neighbours, for greedy and beam search alike."""
+    groups: dict[int, list[int]] = {}
+    for i, budget in enumerate(budgets):
+        groups.setdefault(budget, []).append(i)
+    return sorted(groups.items(), key=lambda item: -item[0])
+
+
 def flag_of(output: object) -> str | None:
     """The flag of a Flagged output, None for any other."""
     return getattr(output, "flag", None)

@@ -96,14 +96,14 @@ class ChatBackend(ChatTurns):
 
     # ------------------------------------------------------------------ generation
 
-    def _generate(self, rows: list[Row], settings: GenerationSettings) -> list[_Reply]:
-        """ONE generate() call for (text, target, plain prompt) rows; cleaned replies."""
+    def _generate(self, rows: list[Row], settings: GenerationSettings, max_new: int
+                  ) -> list[_Reply]:
+        """ONE generate() call for (text, target, plain prompt) rows of one budget; cleaned
+        replies."""
         import torch
 
         encoded = self._encode(rows, tensors=True)
         width = int(encoded["input_ids"].shape[1])
-        max_new = self._new_token_budget(
-            rows, encoded["attention_mask"].sum(dim=1).tolist(), settings)
         config = self.generation_config(settings, max_new)
         with self._device_errors(len(rows), width), torch.inference_mode():
             self._seed(settings)

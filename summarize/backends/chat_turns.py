@@ -5,14 +5,16 @@
   the template has that switch, control tokens quoted in an article kept as text where the
   tokenizer can do it;
 - the stops: the tokenizer's eos, the model's eos ids and the template's end-of-turn token;
-- the limits: the context less the spec's ``max_new_tokens``; the new-token budget scaled to
-  the bare text, capped by the room left in the context;
+- the limits: the context less the spec's ``max_new_tokens``; each row's new-token budget
+  scaled to its bare text, capped by the room its prompt leaves in the context, and one call
+  per budget group, so a reply never depends on its batch neighbours;
 - the replies: cleaned (``prompts.clean_reply``); one still not what was asked for is asked
   again once with the plain prompt, in one more call for all such rows; ``last_flags`` lists
   ``(index, problem)`` per call for every reply that needed the retry or was cut off.
 
-A backend subclasses ``ChatTurns`` and implements ``_generate(rows, settings)``: ONE batched
-call for (text, target, plain prompt) rows, returning ``_reply()`` of each row's new token ids.
+A backend subclasses ``ChatTurns`` and implements ``_generate(rows, settings, max_new)``: ONE
+batched call for (text, target, plain prompt) rows that share the budget ``max_new``, returning
+``_reply()`` of each row's new token ids.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from summarize import prompts
-from summarize.backends.base import with_flag
+from summarize.backends.base import budget_groups, with_flag
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError
 
@@ -72,7 +74,8 @@ class ChatTurns:
                 f"after max_new_tokens {room}; lower max_new_tokens"
             )
 
-    def _generate(self, rows: list[Row], settings: GenerationSettings) -> list[_Reply]:
+    def _generate(self, rows: list[Row], settings: GenerationSettings, max_new: int
+                  ) -> list[_Reply]:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ Backend protocol
@@ -133,10 +136,10 @@ class ChatTurns:
         self, rows: list[tuple[str, str | None]], settings: GenerationSettings, index: list[int]
     ) -> list[_Reply]:
         """Replies for (text, target) rows; bad ones asked again once with the plain prompt."""
-        replies = self._generate([(text, lang, False) for text, lang in rows], settings)
+        replies = self._by_budget([(text, lang, False) for text, lang in rows], settings)
         bad = [k for k, reply in enumerate(replies) if reply.problem is not None]
         if bad:
-            again = self._generate([(*rows[k], True) for k in bad], settings)
+            again = self._by_budget([(*rows[k], True) for k in bad], settings)
             for k, retry in zip(bad, again, strict=True):
                 first = replies[k]
                 if retry.problem is None:
@@ -192,10 +195,20 @@ class ChatTurns:
             **extra,
         )
 
-    def _new_token_budget(self, rows: list[Row], lengths: list[int],
-                          settings: GenerationSettings) -> int:
-        """max_new_tokens for one call: prompts over the limit refused, the budget scaled to
-        the bare texts and capped by the room the longest prompt leaves in the context."""
+    def _by_budget(self, rows: list[Row], settings: GenerationSettings) -> list[_Reply]:
+        """Replies for the rows, one ``_generate`` call per budget group (budget_groups): each
+        row's budget is its own, so its reply never depends on its batch neighbours."""
+        replies: list[_Reply | None] = [None] * len(rows)
+        for budget, idx in budget_groups(self._row_budgets(rows, settings)):
+            for i, reply in zip(idx, self._generate([rows[i] for i in idx], settings, budget),
+                                strict=True):
+                replies[i] = reply
+        return [reply for reply in replies if reply is not None]
+
+    def _row_budgets(self, rows: list[Row], settings: GenerationSettings) -> list[int]:
+        """max_new_tokens of each row: prompts over the limit refused; the budget scaled to the
+        bare text and capped by the room the row's own prompt leaves in the context."""
+        lengths = [len(ids) for ids in self._encode(rows, tensors=False)["input_ids"]]
         too_long = [i for i, n in enumerate(lengths) if n > self._limit]
         if too_long:
             raise ValueError(
@@ -204,7 +217,8 @@ class ChatTurns:
                 f"split them first"
             )
         sources = self._source_lengths([text for text, _, _ in rows])
-        return min(max(settings.budget(n) for n in sources), self._context - max(lengths))
+        return [min(settings.budget(n), self._context - length)
+                for n, length in zip(sources, lengths, strict=True)]
 
     def _source_lengths(self, texts: list[str]) -> list[int]:
         """Tokens of each bare text: what the new-token budget is scaled to."""

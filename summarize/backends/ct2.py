@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from summarize.backends import devices, families
-from summarize.backends.base import OutOfMemory
+from summarize.backends.base import OutOfMemory, budget_groups, truncated
 from summarize.backends.hashing import content_hash, snapshot_hash
 from summarize.backends.sources import hub_offline, local_model_folder
 from summarize.config import BatchSettings, GenerationSettings, ModelSpec
@@ -369,6 +369,7 @@ class _ModelFacts:
     decoder_limit: int
     forced_bos_token_id: int | None
     pad_token: str | None
+    end_tokens: tuple[str, ...] = ()
 
 
 class CT2Backend:
@@ -482,9 +483,29 @@ class CT2Backend:
                 f"(first: #{too_long[0]}, {len(sources[too_long[0]])} tokens); split them first"
             )
         prefix = self.target_prefix(target_lang)
-        max_new = min(max(settings.budget(len(s)) for s in sources), self.facts.decoder_limit)
-        results = self._translate(sources, [prefix] * len(sources), settings, max_new)
-        return self._decode([r.hypotheses[0] for r in results], prefix)
+        out: list[str] = [""] * len(texts)
+        for budget, idx in self._budget_groups([len(s) for s in sources], settings):
+            results = self._translate([sources[i] for i in idx], [prefix] * len(idx), settings,
+                                      budget)
+            for i, text in zip(idx, self._finish(results, [prefix] * len(idx), budget),
+                               strict=True):
+                out[i] = text
+        return out
+
+    def _budget_groups(self, lengths: Sequence[int], settings: GenerationSettings
+                       ) -> list[tuple[int, list[int]]]:
+        return budget_groups([min(settings.budget(n), self.facts.decoder_limit) for n in lengths])
+
+    def _finish(self, results: Any, prefixes: Sequence[str | None], budget: int) -> list[str]:
+        """Decoded texts; one that did not end on the end token stopped at its budget and is
+        flagged ``truncated`` (the end token is asked for in the results, then dropped)."""
+        texts: list[str] = []
+        for result, prefix in zip(results, prefixes, strict=True):
+            tokens = list(result.hypotheses[0])
+            ended = bool(tokens) and tokens[-1] in self.facts.end_tokens
+            text = self._decode([tokens[:-1] if ended else tokens], prefix)[0]
+            texts.append(text if ended else truncated(text, budget))
+        return texts
 
     def generate_multi(
         self, texts: Sequence[str], target_langs: Sequence[str], settings: GenerationSettings
@@ -505,14 +526,14 @@ class CT2Backend:
         limit = self.facts.max_input
         if any(len(r) > limit for r in rows):
             raise ValueError(f"input longer than {limit} tokens for {self.spec.model}; split it first")
-        max_new = min(max(settings.budget(len(r)) for r in rows), self.facts.decoder_limit)
-        results = self._translate(rows, prefixes, settings, max_new)
         n = len(texts)
-        out: dict[str, list[str]] = {}
-        for i, lang in enumerate(target_langs):
-            block = results[i * n:(i + 1) * n]
-            out[lang] = self._decode([r.hypotheses[0] for r in block], prefixes[i * n])
-        return out
+        flat: list[str] = [""] * len(rows)
+        for budget, idx in self._budget_groups([len(r) for r in rows], settings):
+            group_prefixes = [prefixes[i] for i in idx]
+            results = self._translate([rows[i] for i in idx], group_prefixes, settings, budget)
+            for i, text in zip(idx, self._finish(results, group_prefixes, budget), strict=True):
+                flat[i] = text
+        return {lang: flat[i * n:(i + 1) * n] for i, lang in enumerate(target_langs)}
 
     def _translate(
         self, sources: list[list[str]], prefixes: list[str | None], settings: GenerationSettings,
@@ -538,6 +559,7 @@ class CT2Backend:
             "min_decoding_length": min(settings.min_new_tokens, max_new_tokens),
             "suppress_sequences": [[pad]] if pad else None,
             "max_input_length": 0,  # never truncate: lengths are checked before
+            "return_end_token": True,  # tells a finished output from one cut at its budget
         }
 
     def _encode(self, texts: Sequence[str], plan: families.LangPlan) -> list[list[int]]:
@@ -599,4 +621,5 @@ def _model_facts(spec: ModelSpec, path: Path, tokenizer: Any) -> _ModelFacts:
         decoder_limit=positions - 1 if isinstance(positions, int) and positions > 1 else 100_000,
         forced_bos_token_id=generation.get("forced_bos_token_id"),
         pad_token=pad,
+        end_tokens=tuple(str(tokenizer.convert_ids_to_tokens(i)) for i in eos_ids if i is not None),
     )

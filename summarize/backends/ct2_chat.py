@@ -108,10 +108,11 @@ class CT2ChatBackend(ChatTurns):
 
     # ------------------------------------------------------------------ generation
 
-    def _generate(self, rows: list[Row], settings: GenerationSettings) -> list[_Reply]:
-        """ONE generate_batch call for the rows (one per prompt length when penalties are on)."""
+    def _generate(self, rows: list[Row], settings: GenerationSettings, max_new: int
+                  ) -> list[_Reply]:
+        """ONE generate_batch call for the rows of one budget (one per prompt length when
+        penalties are on)."""
         prompts = [list(ids) for ids in self._encode(rows, tensors=False)["input_ids"]]
-        max_new = self._new_token_budget(rows, [len(p) for p in prompts], settings)
         options = self.generation_options(settings, max_new)
         order = list(range(len(rows)))
         if settings.repetition_penalty != 1.0 or settings.no_repeat_ngram_size > 0:

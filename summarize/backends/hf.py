@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from summarize.backends import devices, families
-from summarize.backends.base import OutOfMemory
+from summarize.backends.base import OutOfMemory, budget_groups, truncated
 from summarize.backends.hashing import content_hash, snapshot_hash
 from summarize.backends.sources import hub_offline, local_model_folder
 from summarize.config import GenerationSettings, ModelSpec
@@ -152,30 +152,46 @@ class HFBackend:
     def generate_batch(
         self, texts: Sequence[str], target_lang: str | None, settings: GenerationSettings
     ) -> list[str]:
-        """One generate() call for the batch; one output per input, in order."""
-        import torch
-
+        """One generate() call per budget group of the batch (see budget_groups); one output
+        per input, in order, flagged ``truncated`` where it stopped at its budget."""
         if not texts:
             return []
         plan = self.lang_plan(target_lang)
-        encoded = self._encode(texts, plan, tensors=True)
-        lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        groups = self._budget_groups(texts, plan, settings)
+        out: list[str] = [""] * len(texts)
+        for budget, idx in groups:
+            part = [texts[i] for i in idx]
+            for i, text in zip(idx, self._generate_group(part, plan, settings, budget), strict=True):
+                out[i] = text
+        return out
+
+    def _budget_groups(self, texts: Sequence[str], plan: families.LangPlan,
+                       settings: GenerationSettings) -> list[tuple[int, list[int]]]:
+        """The batch's rows by their own budget; inputs over the model's limit refused."""
+        lengths = [len(ids) for ids in self._encode(texts, plan, tensors=False)["input_ids"]]
         too_long = [i for i, n in enumerate(lengths) if n > self._limit]
         if too_long:
             raise ValueError(
                 f"{len(too_long)} input(s) longer than {self._limit} tokens for {self.spec.model} "
                 f"(first: #{too_long[0]}, {lengths[too_long[0]]} tokens); split them first"
             )
-        max_new = min(max(settings.budget(n) for n in lengths), self._decoder_limit)
+        return budget_groups([min(settings.budget(n), self._decoder_limit) for n in lengths])
+
+    def _generate_group(self, texts: Sequence[str], plan: families.LangPlan,
+                        settings: GenerationSettings, max_new: int) -> list[str]:
+        import torch
+
+        encoded = self._encode(texts, plan, tensors=True)
+        longest = int(encoded["attention_mask"].sum(dim=1).max())
         config = self.generation_config(settings, plan, max_new)
-        with self._device_errors(len(texts), max(lengths)), torch.inference_mode():
+        with self._device_errors(len(texts), longest), torch.inference_mode():
             self._seed(settings)
             output = self.model.generate(
                 input_ids=encoded["input_ids"].to(self.device),
                 attention_mask=encoded["attention_mask"].to(self.device),
                 generation_config=config,
             )
-        return self._decode(output, plan)
+        return self._decode(output, plan, max_new)
 
     def generate_multi(
         self, texts: Sequence[str], target_langs: Sequence[str], settings: GenerationSettings
@@ -188,27 +204,34 @@ class HFBackend:
         decoding setting (greedy, beam search, sampling) sees exactly the rows it would see in
         one call per language, while transformers expands its inputs for beams only once.
         """
-        import torch
-
         plans = {lang: self.lang_plan(lang) for lang in target_langs}
         shared = len({(p.prefix, p.src_lang) for p in plans.values()}) == 1
         if not shared or not texts or any(p.forced_bos_token_id is None for p in plans.values()):
             return {lang: self.generate_batch(texts, lang, settings) for lang in target_langs}
+        first = plans[target_langs[0]]
+        out: dict[str, list[str]] = {lang: [""] * len(texts) for lang in target_langs}
+        for budget, idx in self._budget_groups(texts, first, settings):
+            part = self._multi_group([texts[i] for i in idx], plans, list(target_langs),
+                                     settings, budget)
+            for lang in target_langs:
+                for i, text in zip(idx, part[lang], strict=True):
+                    out[lang][i] = text
+        return out
+
+    def _multi_group(self, texts: Sequence[str], plans: dict[str, families.LangPlan],
+                     langs: list[str], settings: GenerationSettings, max_new: int
+                     ) -> dict[str, list[str]]:
+        import torch
         from transformers import LogitsProcessorList
         from transformers.modeling_outputs import BaseModelOutput
 
-        first = plans[target_langs[0]]
+        first = plans[langs[0]]
         encoded = self._encode(texts, first, tensors=True)
-        lengths = encoded["attention_mask"].sum(dim=1).tolist()
-        if max(lengths) > self._limit:
-            raise ValueError(
-                f"input longer than {self._limit} tokens for {self.spec.model}; split it first"
-            )
-        max_new = min(max(settings.budget(n) for n in lengths), self._decoder_limit)
-        n, langs = len(texts), list(target_langs)
+        longest = int(encoded["attention_mask"].sum(dim=1).max())
+        n = len(texts)
         row_targets = [int(plans[lang].forced_bos_token_id or 0) for lang in langs for _ in range(n)]
         config = self.generation_config(settings, first, max_new, forced_bos=False)
-        with self._device_errors(n * len(langs), max(lengths)), torch.inference_mode():
+        with self._device_errors(n * len(langs), longest), torch.inference_mode():
             ids = encoded["input_ids"].to(self.device)
             mask = encoded["attention_mask"].to(self.device)
             states = self.model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -219,7 +242,7 @@ class HFBackend:
                 generation_config=config,
                 logits_processor=LogitsProcessorList([row_forced_bos(row_targets)]),
             )
-        decoded = self._decode(output, first)
+        decoded = self._decode(output, first, max_new)
         return {lang: decoded[i * n:(i + 1) * n] for i, lang in enumerate(langs)}
 
     def _device_errors(self, rows: int, longest: int) -> Any:
@@ -279,7 +302,9 @@ class HFBackend:
             verbose=False,  # the length check is ours, with a clearer message
         )
 
-    def _decode(self, output: Any, plan: families.LangPlan) -> list[str]:
+    def _decode(self, output: Any, plan: families.LangPlan, budget: int) -> list[str]:
+        """Texts of generate()'s output rows; a row with no end-of-sequence token stopped at its
+        budget and is flagged ``truncated``."""
         # Drop the decoder start token and the forced language token: some v5 tokenizers
         # (M2M100) no longer mark language tokens as special, so skip_special_tokens misses them.
         skip = 1 + (plan.forced_bos_token_id is not None)
@@ -293,7 +318,11 @@ class HFBackend:
             # v5 decodes with the source spm when the vocab is shared; the output is target text.
             kwargs["use_source_tokenizer"] = False
         texts = self.tokenizer.batch_decode(output[:, skip:], **kwargs)
-        return [" ".join(text.split()) for text in texts]
+        eos = self._token_ids["eos_token_id"]
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        rows = output[:, 1:].tolist()
+        return [truncated(" ".join(text.split()), budget) if not eos_ids & set(row)
+                else " ".join(text.split()) for text, row in zip(texts, rows, strict=True)]
 
 
 # ---------------------------------------------------------------------- module helpers
