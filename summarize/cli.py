@@ -122,23 +122,29 @@ def run(
             _report_export(export_run(result.run.path, export, to))
         except SummarizeError as exc:
             _fail(exc)
-    raise typer.Exit(EXIT_PARTIAL if result.articles_failed else EXIT_OK)
+    ok = result.manifest["status"] == "complete"
+    raise typer.Exit(EXIT_PARTIAL if result.articles_failed or not ok else EXIT_OK)
 
 
 def _closing_summary(manifest: dict[str, Any], seconds: float, out: Path) -> None:
     c = manifest["counts"]
-    gen = manifest.get("generation", {})
-    gen_seconds = sum(v.get("seconds", 0.0) for v in gen.values())
     segments = c["segments_computed"]
-    rate = f", {segments / gen_seconds:.1f} segments/s generating" if gen_seconds > 0 else ""
-    typer.echo(
-        f"run {manifest['run_id']} {manifest['status']}: {c['articles_ok']} articles ok, "
+    # Wall-clock: what the run cost, whatever the engine and however many workers it had.
+    rate = f", {segments / seconds:.1f} segments/s" if seconds > 0 and segments else ""
+    lines = [
+        f"run {manifest['run_id']} {manifest['status']}: {c['articles_ok']} articles ok "
+        f"({c.get('articles_unchanged', 0)} unchanged, shared with the previous run), "
         f"{c['articles_failed']} failed ({c['bad_records']} unreadable), "
         f"{c['articles_flagged']} with QA flags; segments {segments} computed, "
-        f"{c['segments_reused']} reused, {c['segments_human']} human; {seconds:.1f}s{rate}\n"
+        f"{c['segments_reused']} reused, {c['segments_human']} human; {seconds:.1f}s{rate}",
         f"  -> {out / manifest['run_id']}",
-        err=True,
-    )
+    ]
+    reuse = manifest.get("reuse") or {}
+    if reuse.get("changes"):
+        lines.append(f"  nothing shared with run {reuse['from']}: " + "; ".join(reuse["changes"]))
+    if manifest.get("failure"):
+        lines.append(f"  {manifest['failure']}")
+    typer.echo("\n".join(lines), err=True)
 
 
 def _report_export(report: Any) -> None:

@@ -4,9 +4,9 @@ Knows nothing about the work itself."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -14,7 +14,9 @@ from typing import Any
 
 from . import __version__
 from .config import Config
-from .readers import InputScan
+from .memory import fingerprint
+from .models import Models
+from .readers import InputFiles
 from .records import Article, BadRecord
 from .store import OutputDir, Run, utcnow
 
@@ -22,10 +24,47 @@ OUTPUT_PACKAGES = ("torch", "transformers", "tokenizers", "sentencepiece", "ctra
                    "huggingface_hub", "safetensors")
 
 
-def describe_inputs(scan: InputScan, path: Path) -> dict[str, Any]:
+def describe_inputs(scan: InputFiles, path: Path) -> dict[str, Any]:
     """The manifest's ``inputs``: every file with its sha256, and a digest over them all."""
-    digest = hashlib.sha256(json.dumps(scan.files, sort_keys=True).encode()).hexdigest()
-    return {"path": str(path.resolve()), "files": scan.files, "digest": digest}
+    return {"path": str(path.resolve()), "files": scan.files, "digest": scan.digest}
+
+
+def run_identity(config: Config, models: Models) -> dict[str, Any]:
+    """The run's output identity: the config hash and each model's identity (version, backend,
+    family, language codes, precision, libraries), with one digest over them. It keys the
+    memory (per model), is stamped into every article and decides what a rerun may reuse."""
+    specs = [("summarize", config.summarizer)] + [
+        (f"translate:{lang}", config.translators[lang]) for lang in config.languages]
+    entries = {name: models.identity(spec) for name, spec in specs}
+    digest = fingerprint({"config_hash": config.hash(), "models": entries})
+    return {"digest": digest, "config_hash": config.hash(), "models": entries}
+
+
+def identity_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """What differs between two runs' output identities, in words (empty when equal)."""
+    if not old:
+        return ["the earlier run has no output identity (made by an older version)"]
+    if old.get("digest") == new["digest"]:
+        return []
+    changes = []
+    if old.get("config_hash") != new["config_hash"]:
+        changes.append("the config changed")
+    old_models = old.get("models", {})
+    for name, ident in new["models"].items():
+        before = old_models.get(name)
+        if before is None:
+            changes.append(f"{name}: new")
+            continue
+        keys = [k for k in sorted(set(ident) | set(before)) if ident.get(k) != before.get(k)]
+        if keys:
+            changes.append(f"{name}: " + ", ".join(
+                f"{k} {_short(before.get(k))} -> {_short(ident.get(k))}" for k in keys))
+    return changes or ["the output identity changed"]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:16] + "…" + text[-8:]
 
 
 def package_versions() -> dict[str, str | None]:
@@ -39,7 +78,8 @@ def package_versions() -> dict[str, str | None]:
 
 
 def new_counts() -> dict[str, Any]:
-    return {"articles_ok": 0, "articles_failed": 0, "articles_resumed": 0, "bad_records": 0,
+    return {"articles_ok": 0, "articles_failed": 0, "articles_resumed": 0,
+            "articles_unchanged": 0, "bad_records": 0,
             "segments_computed": 0, "segments_reused": 0, "segments_human": 0,
             "articles_flagged": 0, "qa_flags": {}}
 
@@ -57,18 +97,28 @@ class RunLifecycle:
 
     @classmethod
     def open(cls, out: OutputDir, config: Config, inputs: dict[str, Any], *, use_cache: bool,
-             command: list[str], glossary_digest: str | None,
-             fail_on_qa: bool = False) -> RunLifecycle:
-        """Resume the unfinished run of the same config and inputs, or create one; write the
-        manifest with status ``running``."""
+             command: list[str], glossary_digest: str | None, identity: dict[str, Any],
+             human_stamp: str, fail_on_qa: bool = False,
+             log: Callable[[str], None] = lambda message: None) -> RunLifecycle:
+        """Resume the unfinished run of the same config, inputs and output identity, or create
+        one; write the manifest with status ``running``. An unfinished run whose models differ
+        is never resumed (its articles would mix two models): a new run starts, and ``log``
+        says what changed."""
         config_hash = config.hash()
         out.remove_stray_temp_files()
         run = out.find_resumable(config_hash, inputs["digest"])
+        if run is not None:
+            changes = identity_changes(run.read_manifest().get("output_identity"), identity)
+            if changes:
+                log(f"not resuming unfinished run {run.run_id}: {'; '.join(changes)}; "
+                    f"starting a new run")
+                run = None
         resumed = run is not None
         if run is None:
             started_at = utcnow()
             run = out.create_run(config_hash, {"status": "running", "config_hash": config_hash,
                                                "inputs_digest": inputs["digest"],
+                                               "output_identity": identity,
                                                "started_at": started_at})
         else:
             run.remove_stray_temp_files()
@@ -77,14 +127,56 @@ class RunLifecycle:
         life = cls(out, run, {}, fail_on_qa)
         life.manifest = {
             "run_id": run.run_id, "status": "running", "config_hash": config_hash,
+            "output_identity": identity, "human_stamp": human_stamp,
             "config": config.resolved(), "inputs_digest": inputs["digest"], "inputs": inputs,
             "models": [], "packages": package_versions(), "counts": life.counts,
             "started_at": started_at, "finished_at": None, "timings": life.timings,
             "resumed": resumed, "cache": use_cache, "command": command,
-            "glossary": glossary_digest,
+            "glossary": glossary_digest, "reuse": None,
         }
         run.write_manifest(life.manifest)
         return life
+
+    def previous_run(self) -> Run | None:
+        """The run whose unchanged articles this one may share: ``latest``, when its output
+        identity and human translations are this run's. Otherwise None, and the manifest's
+        ``reuse`` says why nothing is shared."""
+        latest = self.out.latest()
+        if latest is None or latest.path == self.run.path:
+            return None
+        try:
+            before = latest.read_manifest()
+        except (OSError, ValueError):
+            return None
+        changes = identity_changes(before.get("output_identity"), self.manifest["output_identity"])
+        if before.get("human_stamp") != self.manifest["human_stamp"]:
+            changes.append("human translations were imported since")
+        self.manifest["reuse"] = {"from": latest.run_id, "changes": changes}
+        return None if changes else latest
+
+    def reuse_article(self, article_id: str, input_sha: str, previous: Run | None) -> bool:
+        """Whether the article is already done: written by this run before it was interrupted,
+        or unchanged since ``previous``, whose file this run then shares (a hard link), so it
+        is not segmented, generated, checked or written again."""
+        ident = self.manifest["output_identity"]["digest"]
+        doc = self.run.read_article(article_id)
+        if doc is not None and self._same(doc, input_sha, ident):
+            self.done(doc, resumed=True)
+            return True
+        if previous is None:
+            return False
+        doc = previous.read_article(article_id)
+        if doc is None or not self._same(doc, input_sha, ident):
+            return False
+        self.run.share_article(previous, article_id)
+        self.done(doc)
+        self.counts["articles_unchanged"] += 1
+        return True
+
+    def _same(self, doc: dict[str, Any], input_sha: str, ident: str) -> bool:
+        return (doc.get("input_sha256") == input_sha
+                and doc.get("config_hash") == self.manifest["config_hash"]
+                and doc.get("output_identity") == ident)
 
     @property
     def resumed(self) -> bool:
@@ -95,7 +187,11 @@ class RunLifecycle:
 
     def finish(self, status: str, **extra: Any) -> None:
         """Write the final manifest (``extra`` adds its sections, in order); point ``latest``
-        at the run when it is complete."""
+        at the run when it is complete. A run with no good article is kept as failed and never
+        becomes ``latest``: the next export still publishes the last good run."""
+        if status == "complete" and self.counts["articles_ok"] == 0:
+            status = "failed"
+            self.manifest["failure"] = "no article could be processed; latest was not moved"
         self.manifest["status"] = status
         self.manifest["finished_at"] = utcnow()
         self.manifest.update(extra)

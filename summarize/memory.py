@@ -107,5 +107,10 @@ class Memory:
             )
         return len(data)
 
+    def human_stamp(self) -> str:
+        """Changes whenever human translations are imported (a rerun then rebuilds articles)."""
+        count, last = self.conn.execute("SELECT COUNT(*), MAX(imported_at) FROM human").fetchone()
+        return f"{count}:{last or ''}"
+
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])

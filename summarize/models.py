@@ -5,21 +5,46 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from .backends.base import Backend
-from .config import Config, ModelSpec
+from .config import BUDGET_STEP, Config, ModelSpec
 from .memory import fingerprint
 from .modelcheck import Checker, run_model_checks, translator_groups, warm_up
 
+# Libraries whose version can change a backend's output (kernels, tokenisation, decoding).
+OUTPUT_LIBRARIES = {
+    "transformers": ("torch", "transformers", "tokenizers", "sentencepiece"),
+    "ctranslate2": ("ctranslate2", "transformers", "tokenizers", "sentencepiece"),
+    "vllm": ("vllm", "torch", "transformers", "tokenizers"),
+}
 
-def identity(info: dict[str, Any]) -> dict[str, Any]:
-    """What names a model's outputs, from its ``info()``: version, backend, family, precision
-    (and, for chat models, the prompts). Equal identities give equal outputs."""
+
+def library_versions(backend: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in OUTPUT_LIBRARIES.get(backend, ()):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def identity(info: dict[str, Any], spec: ModelSpec | None = None) -> dict[str, Any]:
+    """What names a model's outputs, from its ``info()`` and its spec: the model's version (hub
+    commit, or a content hash of a local folder's weight, config and tokenizer files), backend,
+    family, language codes, precision, the versions of the libraries that compute it, the
+    new-token budget rule (and, for chat models, the prompts). Equal identities give equal
+    outputs; anything that differs recomputes."""
     ident = {k: info.get(k) for k in ("model", "resolved_revision", "content_hash", "backend",
                                       "family", "dtype", "compute_type")}
     if info.get("prompt_fingerprint"):  # chat models: a changed prompt recomputes
         ident["prompt_fingerprint"] = info["prompt_fingerprint"]
+    if spec is not None:
+        ident["lang_codes"] = dict(sorted(spec.lang_codes.items()))
+        ident["libraries"] = library_versions(str(info.get("backend") or spec.backend))
+        ident["budget_step"] = BUDGET_STEP
     return ident
 
 
@@ -57,7 +82,7 @@ class Models:
         key = spec.key()
         if key not in self._identity:
             info = self.info_of(spec) if self.info_of is not None else self.get(spec).info()
-            self._identity[key] = identity(info)
+            self._identity[key] = identity(info, spec)
             if self.info_of is not None:
                 self._remote_info[key] = info
         return self._identity[key]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,16 +19,16 @@ from .config import Config, GenerationSettings, ModelSpec
 from .engine import Engine, LocalEngine
 from .errors import InputError
 from .glossary import Glossary, load_glossary
-from .lifecycle import RunLifecycle, describe_inputs
+from .lifecycle import RunLifecycle, describe_inputs, run_identity
 from .memory import Memory, fingerprint
 from .modelcheck import translator_groups
 from .models import Models
-from .readers import InputScan, read_inputs
-from .records import Article, BadRecord
+from .readers import InputFiles, scan_inputs, stream_inputs
+from .records import BadRecord
 from .scheduler import BatchStats
 from .store import OutputDir, Run
 from .summaries import summarize_articles
-from .work import Segmenter, Work, article_sha, windows
+from .work import Segmenter, Work, article_sha, segment_limit, windows
 
 
 class Progress(Protocol):
@@ -92,6 +92,7 @@ class Runner:
         self.models = Models(self.cfg, loader, weights=info_of is None, info_of=info_of)
         self.glossary = opts.glossary or load_glossary(self.cfg.glossary)
         self.gen_stats: dict[str, BatchStats] = {}
+        self.life: RunLifecycle  # set once the models are ready and the run folder is open
 
     def execute(self) -> RunResult:
         out = OutputDir(self.opts.out)
@@ -105,60 +106,80 @@ class Runner:
 
     def _execute(self, out: OutputDir) -> RunResult:
         opts = self.opts
-        t0 = time.perf_counter()
-        # Each file is read once: hashed and parsed from the same bytes (records kept in memory).
-        scan = read_inputs(opts.input)
+        timings: dict[str, float] = {}
+
+        def timed(stage: str, seconds: float) -> None:
+            timings[stage] = timings.get(stage, 0.0) + seconds
+
+        start = time.perf_counter()
+        # A first pass hashes every file in chunks (nothing is parsed or kept); records are then
+        # streamed window by window, each file re-hashed as it is parsed (InputChanged if it
+        # changed in between), so the driver holds a window, whatever the input's size.
+        scan = scan_inputs(opts.input)
         inputs = describe_inputs(scan, opts.input)
-        read_seconds = time.perf_counter() - t0
-        self.life = life = RunLifecycle.open(
-            out, self.cfg, inputs, use_cache=opts.use_cache, command=opts.command,
-            glossary_digest=self.glossary.digest() if self.glossary else None,
-            fail_on_qa=opts.fail_on_qa)
-        life.time("read", read_seconds)
-        if life.resumed:
-            self.progress.log(f"resuming unfinished run {life.run.run_id}")
+        timed("scan", time.perf_counter() - start)
         self.memory = Memory(out.memory_path)
         model_checks: list[dict[str, Any]] = []
         status = "failed"
         try:
             self.engine.start()
             model_checks = self.models.prepare(opts.check_models, out.root, self.progress,
-                                               life.time, getattr(self.engine, "check", None))
-            self._process(scan)
+                                               timed, getattr(self.engine, "check", None))
+            ident = run_identity(self.cfg, self.models)
+            self.life = life = RunLifecycle.open(
+                out, self.cfg, inputs, use_cache=opts.use_cache, command=opts.command,
+                glossary_digest=self.glossary.digest() if self.glossary else None,
+                fail_on_qa=opts.fail_on_qa, identity=ident, human_stamp=self.memory.human_stamp(),
+                log=self.progress.log)
+            for stage, seconds in timings.items():
+                life.time(stage, seconds)
+            if life.resumed:
+                self.progress.log(f"resuming unfinished run {life.run.run_id}")
+            self._process(scan, out)
             status = "complete"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
             try:
-                life.finish(status, models=self.models.entries(),
-                            device_stats=self.models.device_stats, model_checks=model_checks,
-                            generation={k: vars(v) for k, v in self.gen_stats.items()},
-                            engine=self.engine.report())
+                if getattr(self, "life", None) is not None:
+                    self.life.finish(status, models=self.models.entries(),
+                                     device_stats=self.models.device_stats,
+                                     model_checks=model_checks,
+                                     generation={k: vars(v) for k, v in self.gen_stats.items()},
+                                     engine=self.engine.report())
             finally:
                 self.memory.close()
                 self.engine.close()
-        return RunResult(life.run, life.manifest)
+        return RunResult(self.life.run, self.life.manifest)
 
-    def _process(self, scan: InputScan) -> None:
-        life, config_hash = self.life, self.life.manifest["config_hash"]
-        self.progress.start("articles", sum(1 for item in scan.items if isinstance(item, Article)))
-        for window in windows(scan.items, self.cfg.batch.window_articles):
-            works: list[Work] = []
-            for item in window:
+    def _process(self, scan: InputFiles, out: OutputDir) -> None:
+        life = self.life
+        config_hash, ident = life.manifest["config_hash"], life.manifest["output_identity"]["digest"]
+        previous = life.previous_run() if self.opts.use_cache else None
+        self.progress.start("articles", scan.records_estimate)
+        items = stream_inputs(scan, workdir=out.root)
+
+        def pending() -> Iterator[Work]:
+            """The articles that need work; bad records reported, done ones counted."""
+            for item in items:
                 if isinstance(item, BadRecord):
                     life.bad_record(item)
                     self.progress.bad_record(item.describe())
                     continue
                 sha = article_sha(item)
-                prev = life.run.read_article(item.id)
-                if prev and prev.get("input_sha256") == sha and prev.get("config_hash") == config_hash:
-                    life.done(prev, resumed=True)
+                if life.reuse_article(item.id, sha, previous):
                     self.progress.advance("articles")
                     continue
-                works.append(Work(item, sha))
-            if works:
-                self._run_window(works, config_hash)
+                yield Work(item, sha)
+
+        try:
+            for works in windows(pending(), self.cfg.batch.window_articles):
+                self._run_window(works, config_hash, ident)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator: its temp files go now, not at GC time
+                close()
 
     def _stage(self, name: str, step: Callable[[], Any]) -> Any:
         start = time.perf_counter()
@@ -166,10 +187,10 @@ class Runner:
         self.life.time(name, time.perf_counter() - start)
         return result
 
-    def _run_window(self, works: list[Work], config_hash: str) -> None:
+    def _run_window(self, works: list[Work], config_hash: str, ident: str) -> None:
         specs = [(lang, self.cfg.translators[lang]) for lang in self.cfg.languages]
-        segmenter = Segmenter([(self.models.get(spec), lang, spec.max_input_tokens
-                                or self.models.get(spec).max_input_tokens())
+        segmenter = Segmenter([(self.models.get(spec), lang,
+                                segment_limit(spec, self.models.get(spec)))
                                for lang, spec in specs], self.glossary, self.cfg.unit)
         self._stage("segment", lambda: segmenter.articles(works))
         self._stage("summarize", lambda: self._summarize(works))
@@ -179,16 +200,16 @@ class Runner:
                             * len(self.cfg.languages))
         translated = self._stage("translate", lambda: self._translate(works))
         self.models.snapshot("translate", self.progress.log)
-        self._stage("write", lambda: self._write(works, translated, config_hash))
+        self._stage("write", lambda: self._write(works, translated, config_hash, ident))
 
     def _write(self, works: list[Work], translated: dict[str, dict[SegmentKey, Translated]],
-               config_hash: str) -> None:
+               config_hash: str, ident: str) -> None:
         for w in works:
             if w.failure is None:
                 doc, w.failure = assemble(w.article, w.segments,
                                           Summary(str(w.summary_en), w.summary_levels,
                                                   flag_of(w.summary_en)), translated,
-                                          self.cfg.languages, w.input_sha, config_hash)
+                                          self.cfg.languages, w.input_sha, config_hash, ident)
             if w.failure is not None:
                 self.progress.bad_record(self.life.failed(w.article, w.failure))
             else:

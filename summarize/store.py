@@ -103,6 +103,22 @@ class Run:
     def write_article(self, doc: dict[str, Any]) -> None:
         atomic_write(self.article_path(doc["id"]), dump_json(doc))
 
+    def share_article(self, other: Run, article_id: str) -> None:
+        """This run's copy of ``other``'s article file, as a hard link: no data is written and
+        each run folder stays complete on its own. Files are only ever replaced (atomic_write),
+        never changed in place, so the runs cannot change each other's articles. A copy where
+        the file system has no hard links."""
+        source, target = other.article_path(article_id), self.article_path(article_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        try:
+            os.link(source, target)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                raise
+            atomic_write(target, source.read_bytes())
+
     def read_article(self, article_id: str) -> dict[str, Any] | None:
         try:
             return json.loads(self.article_path(article_id).read_text(encoding="utf-8"))
