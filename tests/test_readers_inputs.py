@@ -358,18 +358,24 @@ def whole_text_rows(data: bytes) -> list[tuple[int, list[str]]]:
     return rows
 
 
-def streamed_rows(data: bytes) -> list[tuple[int, list[str]]]:
-    pieces = _pieces(io.BufferedReader(io.BytesIO(data), 16).readline)  # type: ignore[arg-type]
+def streamed_rows(data: bytes, piece: int) -> list[tuple[int, list[str]]]:
+    """Rows as the streaming reader cuts them, reading lines in pieces of `piece` bytes."""
+    stream = io.BytesIO(data)
+    pieces = _pieces(lambda: stream.readline(piece))
     return [(r.start, _parse_row(r.lines)) for r in _csv_records(pieces)]
 
 
-@given(st.lists(st.sampled_from(["a", "b ", ",", '"', '""', "\n", "\r", "\r\n", " "]), max_size=40))
-def test_csv_rows_cut_from_lines_match_the_whole_text_parse(tokens: list[str]) -> None:
+@given(
+    st.lists(st.sampled_from(["a", "b ", ",", '"', '""', "\n", "\r", "\r\n", " "]), max_size=40),
+    st.integers(min_value=1, max_value=8),
+)
+def test_csv_rows_cut_from_lines_match_the_whole_text_parse(tokens: list[str], piece: int) -> None:
     data = "".join(tokens).encode()
     expected = [(line, row) for line, row in whole_text_rows(data) if row]
-    assert [(line, row) for line, row in streamed_rows(data) if row] == expected
+    assert [(line, row) for line, row in streamed_rows(data, piece) if row] == expected
 
 
 def test_csv_rows_split_across_reads_match_too() -> None:
     data = b'id,title,body\r\n1,"a ""b"" c",x\r\n2,"multi\r\nline,\r\n""q""",y\r3,x"y,z\n'
-    assert streamed_rows(data) == whole_text_rows(data)
+    for piece in (1, 2, 3, 5, 7, 1000):
+        assert streamed_rows(data, piece) == whole_text_rows(data), piece
