@@ -1,12 +1,17 @@
 """Input readers: turn a file or a folder of articles into Article records.
 
-`iter_articles(path)` walks INPUT (a file, or a folder searched recursively in
-sorted order, hidden entries and symlinked folders skipped) and yields one
-`Article` per usable record and one `BadRecord` per unusable one; it never
-raises for a single bad record. A symlinked file is read only when it points
-to a file inside INPUT. `read_inputs(path)` does the same walk in one pass and
-also returns each file's sha256 and size, computed from the bytes it parsed,
-so every file is read exactly once.
+`scan_inputs(path)` walks INPUT (a file, or a folder searched recursively in sorted
+order, hidden entries and symlinked folders skipped; a symlinked file is read only
+when it points to a file inside INPUT) and hashes each file in chunks, parsing
+nothing: the manifest's file list, its digest and a record estimate. Then
+`stream_inputs(scan)` yields one `Article` per usable record and one `BadRecord`
+per unusable one, lazily and in walk order; it never raises for a single bad
+record. Memory stays bounded whatever the input's size: `.jsonl` and `.csv` files
+are read line by line (never whole), and the ids seen so far live in a SQLite table
+in a temp file. Each file's bytes are hashed again as they are parsed; a file whose
+sha256 or size no longer matches the scan raises `InputChanged` when its end is
+reached. `iter_articles(path)` streams without hashing; `read_inputs` keeps every
+record (small inputs only).
 
 Formats, chosen by suffix (case-insensitive):
 
@@ -31,7 +36,13 @@ Formats, chosen by suffix (case-insensitive):
   0.831 for the earlier hand-written tag-rule extractor, which lost 5 pages; no
   combination with the hand-written extractor scored higher, so it was removed.
 - `.jsonl`, `.csv`: one article per record with `title` and `body` (or `text`),
-  optional `id`; other fields become metadata.
+  optional `id`; other fields become metadata. A record that cannot be used costs only
+  itself, with its line: malformed JSON, invalid UTF-8 or a NUL byte in its line(s), or
+  more than MAX_RECORD_BYTES (16 MiB) in one JSONL line or one CSV row, all fields
+  together (the csv module's field limit, 131,072 characters by default, is raised to
+  that for the process). An empty or binary file is refused from its first 64 KiB, as a
+  whole; UTF-16 with a byte-order mark is decoded on the fly (an undecodable byte ends
+  the file there with a bad record). Lines end at "\n", "\r\n" or "\r".
 
 Any other suffix is reported as a BadRecord ("unsupported file type .xyz").
 
