@@ -222,9 +222,12 @@ class InputScan:
 
 
 def read_inputs(path: Path) -> InputScan:
-    """Scan and parse everything under `path`, keeping every record (small inputs only)."""
-    scan = scan_inputs(path)
-    return InputScan(items=list(stream_inputs(scan)), files=scan.files)
+    """Parse everything under `path`, keeping every record (small inputs only); each file is
+    read once, hashed and parsed from the same bytes."""
+    root, entries = _list_inputs(Path(path))
+    scan = InputScan()
+    scan.items.extend(_stream(root, entries, None, None, scan.files))
+    return scan
 
 
 def _list_inputs(path: Path) -> tuple[Path, list[Path | BadRecord]]:
@@ -291,11 +294,15 @@ def _stream(
     entries: list[Path | BadRecord],
     expected: dict[str, tuple[str, int]] | None,
     workdir: Path | None,
+    files: list[dict[str, Any]] | None = None,
 ) -> Iterator[Item]:
+    """Records of `entries`; checked against `expected` hashes, or hashed into `files`."""
     ids = _IdRegistry(workdir)
     try:
         for entry in entries:
             if isinstance(entry, BadRecord):
+                if files is not None:
+                    files.append({"path": entry.source, "sha256": None, "error": entry.reason})
                 yield entry
                 continue
             rel = entry.relative_to(root).as_posix()
@@ -305,7 +312,8 @@ def _stream(
                 if rel not in expected:
                     raise ValueError(f"{rel} is not a file of this scan")
                 want = expected[rel]
-            for item in _read_file(entry, _FileContext(source=rel, base_id=base_id), want):
+            ctx = _FileContext(source=rel, base_id=base_id)
+            for item in _read_file(entry, ctx, want, files):
                 yield ids.admit(item)
     finally:
         ids.close()
@@ -355,14 +363,21 @@ def _check_symlink(link: Path, rel: str, real_root: Path) -> Path | BadRecord | 
     return link
 
 
-def _read_file(path: Path, ctx: _FileContext, expected: tuple[str, int] | None) -> Iterator[Item]:
-    """A file's records; with `expected` (sha256, size) from a scan, check the bytes match it."""
+def _read_file(
+    path: Path,
+    ctx: _FileContext,
+    expected: tuple[str, int] | None,
+    files: list[dict[str, Any]] | None = None,
+) -> Iterator[Item]:
+    """A file's records; with `expected` (sha256, size) from a scan, check the bytes match it;
+    with `files`, append the file's entry (sha256 and size of the bytes parsed, or why not)."""
     suffix = path.suffix.lower()
     reader = SUFFIXES.get(suffix)
     if reader is None:
-        yield BadRecord(
-            source=ctx.source, reason=f"unsupported file type {suffix or '(no suffix)'}"
-        )
+        reason = f"unsupported file type {suffix or '(no suffix)'}"
+        if files is not None:
+            files.append({"path": ctx.source, "sha256": None, "error": reason})
+        yield BadRecord(source=ctx.source, reason=reason)
         return
     try:
         raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below, across yields
@@ -372,7 +387,10 @@ def _read_file(path: Path, ctx: _FileContext, expected: tuple[str, int] | None) 
                 f"input file {ctx.source} changed during the run: it cannot be read any more"
                 f" ({exc.strerror or exc})"
             ) from exc
-        yield BadRecord(source=ctx.source, reason=f"cannot read file: {exc.strerror or exc}")
+        reason = f"cannot read file: {exc.strerror or exc}"
+        if files is not None:
+            files.append({"path": ctx.source, "sha256": None, "error": reason})
+        yield BadRecord(source=ctx.source, reason=reason)
         return
     with raw:
         source = _Source(raw, ctx.source, expected)
@@ -382,6 +400,8 @@ def _read_file(path: Path, ctx: _FileContext, expected: tuple[str, int] | None) 
             except _Unusable as exc:
                 yield BadRecord(source=ctx.source, reason=exc.reason, line=exc.line)
             source.verify()
+            if files is not None:
+                files.append({"path": ctx.source, "sha256": source.sha256(), "bytes": source.size})
         except OSError as exc:
             raise InputError(f"cannot read input file {ctx.source}: {exc.strerror or exc}") from exc
 
@@ -425,6 +445,13 @@ class _Source(io.RawIOBase):
             chunks.append(chunk)
         self.verify()
         return b"".join(chunks)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
 
     def verify(self) -> None:
         """Read what is left, then raise InputChanged if the bytes differ from the scan."""

@@ -202,9 +202,13 @@ def test_scan_and_stream_each_open_every_file_once(
     assert opened == dict.fromkeys(READ_FILES, 1)  # notes.rtf is refused by its type, unread
     items = list(stream_inputs(scan))
     assert opened == dict.fromkeys(READ_FILES, 2)
+    opened.clear()
+    whole = read_inputs(tmp_path)  # the in-memory wrapper hashes and parses in one read
+    assert opened == dict.fromkeys(READ_FILES, 1)
     monkeypatch.undo()
     assert summary(items) == summary(list(iter_articles(tmp_path)))
-    assert summary(items) == summary(read_inputs(tmp_path).items)
+    assert summary(items) == summary(whole.items)
+    assert whole.files == scan.files
 
 
 def test_scan_file_list_digest_and_estimate(tmp_path: Path) -> None:
