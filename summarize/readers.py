@@ -990,12 +990,14 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _TOO_LONG = f"longer than the {MAX_RECORD_BYTES // (1024 * 1024)} MiB limit"
 
 
-def _open_lines(source: _Source) -> Iterator[tuple[bytes, bool]]:
-    """The pieces of a .jsonl/.csv file's lines, as UTF-8 bytes (see `_pieces`).
+def _open_lines(source: _Source) -> tuple[Iterator[tuple[bytes, bool]], str]:
+    """The pieces of a .jsonl/.csv file's lines as UTF-8 bytes (see `_pieces`), and the file's
+    encoding name for messages.
 
     Empty and binary files are refused from their first bytes, as `_decode` does for a whole
     file; invalid UTF-8 further on is left to the record it falls in. UTF-16 (with a BOM) is
-    decoded on the fly; a decoding error there ends the file with a bad record.
+    decoded on the fly; an unpaired surrogate is left to its record (it cannot be encoded
+    back to UTF-8), a file cut in the middle of a character ends with a bad record.
     """
     head = source.head()
     if not head:
@@ -1004,8 +1006,9 @@ def _open_lines(source: _Source) -> Iterator[tuple[bytes, bool]]:
     if head.startswith(_UTF16_BOMS):
         if _mostly_controls(_normalize_newlines(head.decode("utf-16", "replace"))):
             raise _Unusable("file is binary")
-        text = io.TextIOWrapper(buffered, encoding="utf-16", newline="\n")
-        return _pieces(lambda: text.readline(_PIECE_BYTES // 4).encode("utf-8"))
+        text = io.TextIOWrapper(buffered, encoding="utf-16", errors="surrogatepass", newline="\n")
+        pieces = _pieces(lambda: text.readline(_PIECE_BYTES // 4).encode("utf-8", "surrogatepass"))
+        return pieces, "UTF-16"
     if b"\x00" in head:
         raise _Unusable("file is binary")
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -1017,7 +1020,7 @@ def _open_lines(source: _Source) -> Iterator[tuple[bytes, bool]]:
     else:
         if _mostly_controls(_normalize_newlines(head_text).lstrip("\ufeff")):
             raise _Unusable("file is binary")
-    return _pieces(lambda: buffered.readline(_PIECE_BYTES))
+    return _pieces(lambda: buffered.readline(_PIECE_BYTES)), "UTF-8"
 
 
 def _pieces(readline: Callable[[], bytes]) -> Iterator[tuple[bytes, bool]]:
@@ -1072,13 +1075,17 @@ def _lines(pieces: Iterator[tuple[bytes, bool]]) -> Iterator[tuple[int, bytes | 
         yield number, b"".join(parts) if size <= MAX_RECORD_BYTES else None
 
 
-def _decode_line(data: bytes, number: int) -> str:
-    """One line as text; raises _Unusable naming the line for a NUL byte or invalid UTF-8."""
+def _decode_line(data: bytes, number: int, encoding: str) -> str:
+    """One line as text; raises _Unusable naming the line for a NUL byte or invalid text."""
     if b"\x00" in data:
         raise _Unusable(f"line {number} contains a NUL byte (binary data)", number)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if encoding != "UTF-8":  # UTF-16 decoded with surrogatepass: a lone surrogate
+            raise _Unusable(
+                f"not valid {encoding} text (unpaired surrogate in line {number})", number
+            ) from exc
         raise _Unusable(
             f"not valid UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}"
             f" of line {number})",
@@ -1088,13 +1095,14 @@ def _decode_line(data: bytes, number: int) -> str:
 
 def _read_jsonl(source: _Source, ctx: _FileContext) -> Iterator[Item]:
     content = False
-    for number, data in _lines(_open_lines(source)):
+    pieces, encoding = _open_lines(source)
+    for number, data in _lines(pieces):
         if data is None:
             content = True
             yield BadRecord(ctx.source, f"line is {_TOO_LONG}", number)
             continue
         try:
-            line = _decode_line(data, number)
+            line = _decode_line(data, number, encoding)
         except _Unusable as exc:
             content = True
             yield BadRecord(ctx.source, exc.reason, number)
@@ -1190,7 +1198,9 @@ _UNQUOTED = 1
 _QUOTED = 2
 
 
-def _csv_records(pieces: Iterator[tuple[bytes, bool]]) -> Iterator[_CsvRecord]:
+def _csv_records(
+    pieces: Iterator[tuple[bytes, bool]], encoding: str = "UTF-8"
+) -> Iterator[_CsvRecord]:
     """The file's rows as _CsvRecord, a row over MAX_RECORD_BYTES or with a bad line marked."""
     quotes = _CsvQuotes()
     number = start = 1
@@ -1216,7 +1226,7 @@ def _csv_records(pieces: Iterator[tuple[bytes, bool]]) -> Iterator[_CsvRecord]:
             continue
         if problem is None:
             try:
-                lines.append(_decode_line(b"".join(current), number) + "\n")
+                lines.append(_decode_line(b"".join(current), number, encoding) + "\n")
             except _Unusable as exc:
                 problem, lines = exc.reason, []
         current, line_size = [], 0
@@ -1227,7 +1237,7 @@ def _csv_records(pieces: Iterator[tuple[bytes, bool]]) -> Iterator[_CsvRecord]:
     if line_size or number > start:  # a last line without newline, or a row open at the end
         if problem is None and line_size:
             try:
-                lines.append(_decode_line(b"".join(current), number))
+                lines.append(_decode_line(b"".join(current), number, encoding))
             except _Unusable as exc:
                 problem, lines = exc.reason, []
         yield finish(number if line_size else number - 1)
@@ -1243,7 +1253,7 @@ def _read_csv(source: _Source, ctx: _FileContext) -> Iterator[Item]:
     # body; a field is never longer than its row, which MAX_RECORD_BYTES already bounds.
     if csv.field_size_limit() < MAX_RECORD_BYTES:
         csv.field_size_limit(MAX_RECORD_BYTES)
-    records = _csv_records(_open_lines(source))
+    records = _csv_records(*_open_lines(source))
     first = next(records, None)
     if first is None:
         raise _Unusable("file contains only whitespace")

@@ -611,6 +611,24 @@ def test_utf16_and_carriage_return_line_files(tmp_path: Path) -> None:
     assert isinstance(items[3], Article) and items[3].title == "二"
 
 
+def test_bad_utf16_costs_its_record_or_the_cut_end(tmp_path: Path) -> None:
+    good = json.dumps({"title": "T", "body": "B"}) + "\n"
+    lone = json.dumps({"title": "\ud800", "body": "B"}, ensure_ascii=False) + "\n"
+    data = (good + lone + good).encode("utf-16-le", "surrogatepass")
+    write(tmp_path / "u.jsonl", b"\xff\xfe" + data + b"\x00")  # ends in half a character
+    assert summary(read_all(tmp_path / "u.jsonl")) == [
+        ("ok", "u/1"),
+        ("bad", "u.jsonl", "2", "not valid UTF-16 text (unpaired surrogate in line 2)"),
+        ("ok", "u/3"),
+        (
+            "bad",
+            "u.jsonl",
+            "4",
+            "not valid UTF-16 text (truncated data); the rest of the file is not read",
+        ),
+    ]
+
+
 # ---------------------------------------------------------------- ids
 
 
