@@ -1068,6 +1068,8 @@ def _lines(pieces: Iterator[tuple[bytes, bool]]) -> Iterator[tuple[int, bytes | 
         size += len(piece)
         if size <= MAX_RECORD_BYTES:
             parts.append(piece)
+        else:
+            parts = []  # too long: reported, not kept
         if ends:
             yield number, b"".join(parts) if size <= MAX_RECORD_BYTES else None
             number, parts, size, pending = number + 1, [], 0, False
@@ -1166,7 +1168,7 @@ class _CsvQuotes:
                 j = data.find(b'"', i)
                 if j < 0:
                     break
-                state, i = _FIELD_START_OR_QUOTE, j + 1
+                state, i = _FIELD_START, j + 1  # a closing quote, or the first of a pair
             elif state == _UNQUOTED:
                 j = data.find(b",", i)
                 if j < 0:
@@ -1191,9 +1193,9 @@ class _CsvQuotes:
         return True
 
 
-# States of _CsvQuotes. After a closing quote the parser behaves as at a field's start for
-# '"', ',' and other characters alike, so the two share one state.
-_FIELD_START = _FIELD_START_OR_QUOTE = 0
+# States of _CsvQuotes. After a quote inside a quoted field the parser behaves as at a field's
+# start for '"', ',' and other characters alike, so the two share one state.
+_FIELD_START = 0
 _UNQUOTED = 1
 _QUOTED = 2
 
