@@ -60,3 +60,7 @@ class EngineError(SummarizeError):
     workers that die or disagree with the driver."""
 
     exit_code = 4
+
+
+class InputChanged(InputError):
+    """An input file's bytes changed between the scan and the reading of its records."""

@@ -1,12 +1,17 @@
 """Input readers: turn a file or a folder of articles into Article records.
 
-`iter_articles(path)` walks INPUT (a file, or a folder searched recursively in
-sorted order, hidden entries and symlinked folders skipped) and yields one
-`Article` per usable record and one `BadRecord` per unusable one; it never
-raises for a single bad record. A symlinked file is read only when it points
-to a file inside INPUT. `read_inputs(path)` does the same walk in one pass and
-also returns each file's sha256 and size, computed from the bytes it parsed,
-so every file is read exactly once.
+`scan_inputs(path)` walks INPUT (a file, or a folder searched recursively in sorted
+order, hidden entries and symlinked folders skipped; a symlinked file is read only
+when it points to a file inside INPUT) and hashes each file in chunks, parsing
+nothing: the manifest's file list, its digest and a record estimate. Then
+`stream_inputs(scan)` yields one `Article` per usable record and one `BadRecord`
+per unusable one, lazily and in walk order; it never raises for a single bad
+record. Memory stays bounded whatever the input's size: `.jsonl` and `.csv` files
+are read line by line (never whole), and the ids seen so far live in a SQLite table
+in a temp file. Each file's bytes are hashed again as they are parsed; a file whose
+sha256 or size no longer matches the scan raises `InputChanged` when its end is
+reached. `iter_articles(path)` streams without hashing; `read_inputs` keeps every
+record (small inputs only).
 
 Formats, chosen by suffix (case-insensitive):
 
@@ -31,7 +36,13 @@ Formats, chosen by suffix (case-insensitive):
   0.831 for the earlier hand-written tag-rule extractor, which lost 5 pages; no
   combination with the hand-written extractor scored higher, so it was removed.
 - `.jsonl`, `.csv`: one article per record with `title` and `body` (or `text`),
-  optional `id`; other fields become metadata.
+  optional `id`; other fields become metadata. A record that cannot be used costs only
+  itself, with its line: malformed JSON, invalid UTF-8 or a NUL byte in its line(s), or
+  more than MAX_RECORD_BYTES (16 MiB) in one JSONL line or one CSV row, all fields
+  together (the csv module's field limit, 131,072 characters by default, is raised to
+  that for the process). An empty or binary file is refused from its first 64 KiB, as a
+  whole; UTF-16 with a byte-order mark is decoded on the fly (an undecodable byte ends
+  the file there with a bad record). Lines end at "\n", "\r\n" or "\r".
 
 Any other suffix is reported as a BadRecord ("unsupported file type .xyz").
 
@@ -45,6 +56,7 @@ BadRecord and the first one wins.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -52,6 +64,8 @@ import io
 import json
 import os
 import re
+import sqlite3
+import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -61,17 +75,22 @@ from typing import Any
 import yaml
 from lxml import html as lxml_html
 
-from summarize.errors import InputError, RecordError
+from summarize.errors import InputChanged, InputError, RecordError
 from summarize.records import Article, BadRecord
 
 __all__ = [
     "MAX_ID_COMPONENT",
+    "MAX_RECORD_BYTES",
     "SUFFIXES",
+    "InputFiles",
     "InputScan",
+    "files_digest",
     "iter_articles",
     "read_inputs",
     "sanitize_id",
+    "scan_inputs",
     "split_paragraphs",
+    "stream_inputs",
 ]
 
 MAX_ID_COMPONENT = 120
@@ -98,18 +117,104 @@ class _FileContext:
     base_id: str  # unsanitised default id (relative path without suffix)
 
 
-# ---------------------------------------------------------------- walking
+# ---------------------------------------------------------------- scanning and streaming
+
+
+MAX_RECORD_BYTES = 16 * 1024 * 1024  # a JSONL line or a CSV row (all its fields) longer is bad
+_CHUNK = 64 * 1024  # bytes per read when hashing, and the line reader's buffer
+_HEAD_BYTES = 64 * 1024  # what binary detection of a .jsonl/.csv file looks at
+_PIECE_BYTES = 1024 * 1024  # the longest piece of a line read at once (longer lines come in pieces)
+
+
+@dataclass
+class InputFiles:
+    """What a cheap first pass over INPUT finds, without parsing anything.
+
+    `entries` is the walk in reading order: a Path per file to read, a BadRecord per entry that
+    cannot be (unreadable, unsupported type, symlink leaving INPUT, ...). `files` has one entry
+    per walked entry, in the same order: {"path", "sha256", "bytes"} for a file that was read, or
+    {"path", "sha256": None, "error"} for one that was not; "path" is relative to `root` in posix
+    style (the file name for a single-file INPUT). `digest` is the sha256 of `files` as sorted
+    JSON. `records_estimate` counts non-blank lines of .jsonl files, lines after the header of
+    .csv files and one per other file: good enough for a progress bar, never exact.
+    """
+
+    root: Path
+    entries: list[Path | BadRecord]
+    files: list[dict[str, Any]]
+    digest: str
+    records_estimate: int
+
+
+def scan_inputs(path: Path) -> InputFiles:
+    """Walk `path` and hash every file in chunks (nothing is parsed or held whole).
+
+    Raises InputError when `path` is missing or is a folder that cannot be listed.
+    """
+    root, walked = _list_inputs(Path(path))
+    entries: list[Path | BadRecord] = []
+    files: list[dict[str, Any]] = []
+    estimate = 0
+    for entry in walked:
+        if isinstance(entry, BadRecord):
+            entries.append(entry)
+            files.append({"path": entry.source, "sha256": None, "error": entry.reason})
+            continue
+        rel = entry.relative_to(root).as_posix()
+        suffix = entry.suffix.lower()
+        if suffix not in SUFFIXES:
+            reason = f"unsupported file type {suffix or '(no suffix)'}"
+        else:
+            try:
+                digest, size, records = _hash_file(entry, suffix)
+            except OSError as exc:
+                reason = f"cannot read file: {exc.strerror or exc}"
+            else:
+                entries.append(entry)
+                files.append({"path": rel, "sha256": digest, "bytes": size})
+                estimate += records
+                continue
+        entries.append(BadRecord(source=rel, reason=reason))
+        files.append({"path": rel, "sha256": None, "error": reason})
+    return InputFiles(root, entries, files, files_digest(files), estimate)
+
+
+def files_digest(files: list[dict[str, Any]]) -> str:
+    """The sha256 over a scan's file list (sorted-key JSON), as the manifest records it."""
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def stream_inputs(scan: InputFiles, *, workdir: Path | None = None) -> Iterator[Item]:
+    """Parse the scanned files lazily, in walk order: one Article or BadRecord at a time.
+
+    .jsonl and .csv files are read line by line, so memory stays bounded whatever their size.
+    Each file's bytes are hashed again as they are parsed; when a file's end is reached and its
+    sha256 or size differs from the scan, InputChanged is raised (records of that file already
+    yielded came from other bytes). Duplicate ids are found through a SQLite table in a temp
+    file under `workdir` (default: the system temp folder), deleted when the iterator finishes
+    or is closed.
+    """
+    expected = {
+        f["path"]: (f["sha256"], f["bytes"]) for f in scan.files if f.get("sha256") is not None
+    }
+    return _stream(scan.root, scan.entries, expected, workdir)
+
+
+def iter_articles(path: Path) -> Iterator[Item]:
+    """Yield every article (or bad record) under `path`, a file or a folder, in sorted order.
+
+    Raises InputError at once (not on first iteration) when `path` is missing or unreadable;
+    files are listed up front and read lazily. Unlike `stream_inputs` nothing is hashed.
+    """
+    root, entries = _list_inputs(Path(path))
+    return _stream(root, entries, None, None)
 
 
 @dataclass
 class InputScan:
-    """Everything `read_inputs` found: the records, and what each file under INPUT held.
+    """Every record under INPUT, in memory, and the file list (see InputFiles.files).
 
-    `items` are in `iter_articles` order. `files` has one entry per file (or unreadable
-    folder) in walk order: {"path", "sha256", "bytes"} for a file that was read, with sha256
-    computed from the very bytes that were parsed, or {"path", "sha256": None, "error"} for
-    one that was not (unreadable, unsupported type, symlink leaving INPUT, ...). "path" is
-    relative to INPUT in posix style (the file name for a single-file INPUT).
+    Kept for small inputs and old callers; runs use `scan_inputs` and `stream_inputs`.
     """
 
     items: list[Item] = field(default_factory=list)
@@ -117,21 +222,12 @@ class InputScan:
 
 
 def read_inputs(path: Path) -> InputScan:
-    """Read and parse every file under `path` once; raises InputError like `iter_articles`."""
+    """Parse everything under `path`, keeping every record (small inputs only); each file is
+    read once, hashed and parsed from the same bytes."""
+    root, entries = _list_inputs(Path(path))
     scan = InputScan()
-    root, entries = _list_inputs(Path(path))
-    scan.items.extend(_read_entries(root, entries, scan.files))
+    scan.items.extend(_stream(root, entries, None, None, scan.files))
     return scan
-
-
-def iter_articles(path: Path) -> Iterator[Item]:
-    """Yield every article (or bad record) under `path`, a file or a folder, in sorted order.
-
-    Raises InputError at once (not on first iteration) when `path` is missing or unreadable;
-    files are listed up front and read lazily.
-    """
-    root, entries = _list_inputs(Path(path))
-    return _read_entries(root, entries, None)
 
 
 def _list_inputs(path: Path) -> tuple[Path, list[Path | BadRecord]]:
@@ -146,20 +242,81 @@ def _list_inputs(path: Path) -> tuple[Path, list[Path | BadRecord]]:
         raise InputError(f"cannot read input folder {path}: {exc.strerror or exc}") from exc
 
 
-def _read_entries(
-    root: Path, entries: list[Path | BadRecord], files: list[dict[str, Any]] | None
+def _hash_file(path: Path, suffix: str) -> tuple[str, int, int]:
+    """sha256, size and estimated record count of a file, read in chunks."""
+    sha = hashlib.sha256()
+    size = 0
+    lines = _LineCounter()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+            if suffix in (".jsonl", ".csv"):
+                lines.feed(chunk)
+    if suffix == ".jsonl":
+        records = lines.non_blank()
+    elif suffix == ".csv":
+        records = max(lines.total() - 1, 0)
+    else:
+        records = 1
+    return sha.hexdigest(), size, records
+
+
+class _LineCounter:
+    """Counts lines (split at b"\\n") and the non-blank ones over a file's chunks."""
+
+    def __init__(self) -> None:
+        self._ended = 0  # lines ended by a newline
+        self._blank_ended = 0
+        self._open = False  # bytes seen after the last newline
+        self._open_blank = True
+
+    def feed(self, chunk: bytes) -> None:
+        parts = chunk.split(b"\n")
+        for part in parts[:-1]:
+            if self._open_blank and not part.strip():
+                self._blank_ended += 1
+            self._ended += 1
+            self._open, self._open_blank = False, True
+        if parts[-1]:
+            self._open = True
+            self._open_blank = self._open_blank and not parts[-1].strip()
+
+    def total(self) -> int:
+        return self._ended + self._open
+
+    def non_blank(self) -> int:
+        return self._ended - self._blank_ended + (self._open and not self._open_blank)
+
+
+def _stream(
+    root: Path,
+    entries: list[Path | BadRecord],
+    expected: dict[str, tuple[str, int]] | None,
+    workdir: Path | None,
+    files: list[dict[str, Any]] | None = None,
 ) -> Iterator[Item]:
-    ids = _IdRegistry()
-    for entry in entries:
-        if isinstance(entry, BadRecord):
-            if files is not None:
-                files.append({"path": entry.source, "sha256": None, "error": entry.reason})
-            yield entry
-            continue
-        rel = entry.relative_to(root).as_posix()
-        base_id = rel[: len(rel) - len(entry.suffix)] if entry.suffix else rel
-        for item in _read_file(entry, _FileContext(source=rel, base_id=base_id), files):
-            yield ids.admit(item)
+    """Records of `entries`; checked against `expected` hashes, or hashed into `files`."""
+    ids = _IdRegistry(workdir)
+    try:
+        for entry in entries:
+            if isinstance(entry, BadRecord):
+                if files is not None:
+                    files.append({"path": entry.source, "sha256": None, "error": entry.reason})
+                yield entry
+                continue
+            rel = entry.relative_to(root).as_posix()
+            base_id = rel[: len(rel) - len(entry.suffix)] if entry.suffix else rel
+            want = None
+            if expected is not None:
+                if rel not in expected:
+                    raise ValueError(f"{rel} is not a file of this scan")
+                want = expected[rel]
+            ctx = _FileContext(source=rel, base_id=base_id)
+            for item in _read_file(entry, ctx, want, files):
+                yield ids.admit(item)
+    finally:
+        ids.close()
 
 
 def _walk(root: Path, folder: Path, real_root: Path) -> Iterator[Path | BadRecord]:
@@ -206,35 +363,143 @@ def _check_symlink(link: Path, rel: str, real_root: Path) -> Path | BadRecord | 
     return link
 
 
-def _read_file(path: Path, ctx: _FileContext, files: list[dict[str, Any]] | None) -> Iterator[Item]:
+def _read_file(
+    path: Path,
+    ctx: _FileContext,
+    expected: tuple[str, int] | None,
+    files: list[dict[str, Any]] | None = None,
+) -> Iterator[Item]:
+    """A file's records; with `expected` (sha256, size) from a scan, check the bytes match it;
+    with `files`, append the file's entry (sha256 and size of the bytes parsed, or why not)."""
     suffix = path.suffix.lower()
-    try:
-        reader = SUFFIXES[suffix]
-        data = path.read_bytes()
-    except KeyError:
+    reader = SUFFIXES.get(suffix)
+    if reader is None:
         reason = f"unsupported file type {suffix or '(no suffix)'}"
-    except OSError as exc:
-        reason = f"cannot read file: {exc.strerror or exc}"
-    else:
         if files is not None:
-            digest = hashlib.sha256(data).hexdigest()
-            files.append({"path": ctx.source, "sha256": digest, "bytes": len(data)})
-        try:
-            text = _decode(data, html=suffix in (".html", ".htm"))
-            yield from reader(text, ctx)
-        except _Unusable as exc:
-            yield BadRecord(source=ctx.source, reason=exc.reason, line=exc.line)
+            files.append({"path": ctx.source, "sha256": None, "error": reason})
+        yield BadRecord(source=ctx.source, reason=reason)
         return
-    if files is not None:
-        files.append({"path": ctx.source, "sha256": None, "error": reason})
-    yield BadRecord(source=ctx.source, reason=reason)
+    try:
+        raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below, across yields
+    except OSError as exc:
+        if expected is not None:
+            raise InputChanged(
+                f"input file {ctx.source} changed during the run: it cannot be read any more"
+                f" ({exc.strerror or exc})"
+            ) from exc
+        reason = f"cannot read file: {exc.strerror or exc}"
+        if files is not None:
+            files.append({"path": ctx.source, "sha256": None, "error": reason})
+        yield BadRecord(source=ctx.source, reason=reason)
+        return
+    with raw:
+        source = _Source(raw, ctx.source, expected)
+        try:
+            try:
+                yield from reader(source, ctx)
+            except _Unusable as exc:
+                yield BadRecord(source=ctx.source, reason=exc.reason, line=exc.line)
+            source.verify()
+            if files is not None:
+                files.append({"path": ctx.source, "sha256": source.sha256(), "bytes": source.size})
+        except OSError as exc:
+            raise InputError(f"cannot read input file {ctx.source}: {exc.strerror or exc}") from exc
+
+
+class _Source(io.RawIOBase):
+    """A file's bytes, hashed as they are read, so they can be checked against the scan."""
+
+    def __init__(self, raw: Any, name: str, expected: tuple[str, int] | None) -> None:
+        super().__init__()
+        self._raw = raw
+        self._name = name
+        self._expected = expected
+        self._sha = hashlib.sha256()
+        self._size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)
+        if n:
+            with memoryview(buffer) as view:
+                self._sha.update(view[:n])
+            self._size += n
+        return int(n or 0)
+
+    def head(self) -> bytes:
+        """The first bytes of the file, read before (and not counted as) the parsed bytes."""
+        data = b""
+        while len(data) < _HEAD_BYTES and (chunk := self._raw.read(_HEAD_BYTES - len(data))):
+            data += chunk
+        self._raw.seek(0)
+        return data
+
+    def read_all(self) -> bytes:
+        """The whole file, checked against the scan before anything is parsed from it."""
+        chunks = []
+        while chunk := self._raw.read(_CHUNK):
+            self._sha.update(chunk)
+            self._size += len(chunk)
+            chunks.append(chunk)
+        self.verify()
+        return b"".join(chunks)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    def verify(self) -> None:
+        """Read what is left, then raise InputChanged if the bytes differ from the scan."""
+        while chunk := self._raw.read(_CHUNK):
+            self._sha.update(chunk)
+            self._size += len(chunk)
+        if self._expected is None:
+            return
+        digest = self._sha.hexdigest()
+        if (digest, self._size) != self._expected:
+            want_sha, want_size = self._expected
+            raise InputChanged(
+                f"input file {self._name} changed during the run: it now has {self._size} bytes"
+                f" (sha256 {digest[:12]}...), the scan found {want_size} bytes (sha256"
+                f" {want_sha[:12]}...); records already read from it may come from either"
+                " version: run again on an input that does not change"
+            )
 
 
 class _IdRegistry:
-    """Sanitises ids and turns the second record with a known id into a BadRecord."""
+    """Sanitises ids and turns the second record with a known id into a BadRecord.
 
-    def __init__(self) -> None:
-        self._seen: dict[str, str] = {}
+    The ids seen so far live in a SQLite table in a temp file (memory stays flat however many
+    records there are); it is created on first use and deleted by `close`.
+    """
+
+    def __init__(self, workdir: Path | None) -> None:
+        self._workdir = workdir
+        self._db: sqlite3.Connection | None = None
+        self._path: Path | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            if self._workdir is not None:
+                self._workdir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(
+                prefix="summarize-ids-", suffix=".sqlite", dir=self._workdir
+            )
+            os.close(fd)
+            self._path = Path(name)
+            # One iterator uses it, possibly from another thread than the one that started it.
+            self._db = sqlite3.connect(name, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=OFF")  # a scratch table: no journal files
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute(
+                "CREATE TABLE ids (key TEXT PRIMARY KEY, origin TEXT NOT NULL) WITHOUT ROWID"
+            )
+        return self._db
 
     def admit(self, item: Item) -> Item:
         if isinstance(item, BadRecord):
@@ -247,16 +512,26 @@ class _IdRegistry:
                 id=item.id,
                 reason=f"id {item.id!r} is empty after removing unsafe characters",
             )
+        db = self._connect()
+        origin = item.source + (f":{item.line}" if item.line is not None else "")
         key = clean.casefold()
-        if key in self._seen:
+        if db.execute("INSERT OR IGNORE INTO ids VALUES (?, ?)", (key, origin)).rowcount == 0:
+            (first,) = db.execute("SELECT origin FROM ids WHERE key = ?", (key,)).fetchone()
             return BadRecord(
                 source=item.source,
                 line=item.line,
                 id=clean,
-                reason=f"duplicate id {clean!r} (first seen in {self._seen[key]})",
+                reason=f"duplicate id {clean!r} (first seen in {first})",
             )
-        self._seen[key] = item.source + (f":{item.line}" if item.line is not None else "")
         return replace(item, id=clean)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+            self._path = None
 
 
 # ---------------------------------------------------------------- ids
@@ -710,10 +985,133 @@ def _bad(ctx: _FileContext, exc: _Unusable, fields: dict[str, Any]) -> BadRecord
     )
 
 
-def _read_jsonl(text: str, ctx: _FileContext) -> Iterator[Item]:
-    for number, line in enumerate(text.split("\n"), start=1):
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_TOO_LONG = f"longer than the {MAX_RECORD_BYTES // (1024 * 1024)} MiB limit"
+
+
+def _open_lines(source: _Source) -> tuple[Iterator[tuple[bytes, bool]], str]:
+    """The pieces of a .jsonl/.csv file's lines as UTF-8 bytes (see `_pieces`), and the file's
+    encoding name for messages.
+
+    Empty and binary files are refused from their first bytes, as `_decode` does for a whole
+    file; invalid UTF-8 further on is left to the record it falls in. UTF-16 (with a BOM) is
+    decoded on the fly; an unpaired surrogate is left to its record (it cannot be encoded
+    back to UTF-8), a file cut in the middle of a character ends with a bad record.
+    """
+    head = source.head()
+    if not head:
+        raise _Unusable("empty file")
+    buffered = io.BufferedReader(source, _CHUNK)
+    if head.startswith(_UTF16_BOMS):
+        if _mostly_controls(_normalize_newlines(head.decode("utf-16", "replace"))):
+            raise _Unusable("file is binary")
+        text = io.TextIOWrapper(buffered, encoding="utf-16", errors="surrogatepass", newline="\n")
+        pieces = _pieces(lambda: text.readline(_PIECE_BYTES // 4).encode("utf-8", "surrogatepass"))
+        return pieces, "UTF-16"
+    if b"\x00" in head:
+        raise _Unusable("file is binary")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        head_text = decoder.decode(head, final=len(head) < _HEAD_BYTES)
+    except UnicodeDecodeError:
+        if _mostly_controls(head.decode("latin-1")):
+            raise _Unusable("file is binary") from None
+    else:
+        if _mostly_controls(_normalize_newlines(head_text).lstrip("\ufeff")):
+            raise _Unusable("file is binary")
+    return _pieces(lambda: buffered.readline(_PIECE_BYTES)), "UTF-8"
+
+
+def _pieces(readline: Callable[[], bytes]) -> Iterator[tuple[bytes, bool]]:
+    """(piece, ends_line) for each piece of each line, split at "\\n", "\\r\\n" and "\\r" as
+    `_normalize_newlines` splits text; a line longer than one read comes in several pieces, the
+    last with ends_line True (or False at the end of a file without a final newline). The
+    file's leading byte-order marks are dropped.
+    """
+    first, after_cr, number = True, False, 1
+    while True:
+        try:
+            chunk = readline()
+        except UnicodeDecodeError as exc:  # only from the UTF-16 decoder
+            raise _Unusable(
+                f"not valid UTF-16 text ({exc.reason}); the rest of the file is not read", number
+            ) from exc
+        if not chunk:
+            return
+        if after_cr and chunk == b"\n":  # the "\n" of a "\r\n" cut between two reads
+            after_cr = False
+            continue
+        if first:
+            while chunk.startswith(_UTF8_BOM):
+                chunk = chunk[len(_UTF8_BOM) :]
+            first = False
+        ends = chunk.endswith(b"\n")
+        body = chunk[:-1] if ends else chunk
+        if ends and body.endswith(b"\r"):
+            body = body[:-1]
+        after_cr = not ends and body.endswith(b"\r")
+        if b"\r" in body:
+            *lines, body = body.split(b"\r")
+            for line in lines:
+                yield line, True
+                number += 1
+        yield body, ends
+        number += ends
+
+
+def _lines(pieces: Iterator[tuple[bytes, bool]]) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line bytes) per line; None for a line over MAX_RECORD_BYTES (not kept)."""
+    number, parts, size, pending = 1, [], 0, False
+    for piece, ends in pieces:
+        pending = True
+        size += len(piece)
+        if size <= MAX_RECORD_BYTES:
+            parts.append(piece)
+        else:
+            parts = []  # too long: reported, not kept
+        if ends:
+            yield number, b"".join(parts) if size <= MAX_RECORD_BYTES else None
+            number, parts, size, pending = number + 1, [], 0, False
+    if pending and size:
+        yield number, b"".join(parts) if size <= MAX_RECORD_BYTES else None
+
+
+def _decode_line(data: bytes, number: int, encoding: str) -> str:
+    """One line as text; raises _Unusable naming the line for a NUL byte or invalid text."""
+    if b"\x00" in data:
+        raise _Unusable(f"line {number} contains a NUL byte (binary data)", number)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if encoding != "UTF-8":  # UTF-16 decoded with surrogatepass: a lone surrogate
+            raise _Unusable(
+                f"not valid {encoding} text (unpaired surrogate in line {number})", number
+            ) from exc
+        raise _Unusable(
+            f"not valid UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}"
+            f" of line {number})",
+            number,
+        ) from exc
+
+
+def _read_jsonl(source: _Source, ctx: _FileContext) -> Iterator[Item]:
+    content = False
+    pieces, encoding = _open_lines(source)
+    for number, data in _lines(pieces):
+        if data is None:
+            content = True
+            yield BadRecord(ctx.source, f"line is {_TOO_LONG}", number)
+            continue
+        try:
+            line = _decode_line(data, number, encoding)
+        except _Unusable as exc:
+            content = True
+            yield BadRecord(ctx.source, exc.reason, number)
+            continue
         if not line.strip():
             continue
+        content = True
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -729,6 +1127,8 @@ def _read_jsonl(text: str, ctx: _FileContext) -> Iterator[Item]:
             yield _record(value, ctx, number)
         except _Unusable as exc:
             yield _bad(ctx, exc, value)
+    if not content:
+        raise _Unusable("file contains only whitespace")
 
 
 def _json_kind(value: Any) -> str:
@@ -738,46 +1138,177 @@ def _json_kind(value: Any) -> str:
     return kinds.get(type(value), "null")
 
 
-def _read_csv(text: str, ctx: _FileContext) -> Iterator[Item]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+@dataclass
+class _CsvRecord:
+    """The lines of one CSV row (decoded, each with its newline), or why it cannot be parsed."""
+
+    start: int
+    lines: list[str]
+    problem: str | None
+
+    def blank(self) -> bool:
+        return self.problem is None and not any(line.strip() for line in self.lines)
+
+
+class _CsvQuotes:
+    """Follows the csv module's parser (default dialect, not strict) far enough to tell whether
+    a line ends inside a quoted field, so rows can be cut out of a file without parsing it whole.
+
+    A quote opens a quoted field only at the start of a field; inside one, a quote followed by
+    anything but a second quote closes it; elsewhere quotes are plain characters.
+    """
+
+    def __init__(self) -> None:
+        self.state = _FIELD_START
+
+    def feed(self, data: bytes) -> None:
+        state, i, n = self.state, 0, len(data)
+        while i < n:
+            if state == _QUOTED:
+                j = data.find(b'"', i)
+                if j < 0:
+                    break
+                state, i = _FIELD_START, j + 1  # a closing quote, or the first of a pair
+            elif state == _UNQUOTED:
+                j = data.find(b",", i)
+                if j < 0:
+                    break
+                state, i = _FIELD_START, j + 1
+            else:  # at a field's start, or just after a quote inside a quoted field
+                c = data[i]
+                i += 1
+                if c == 0x22:  # '"': opens a quoted field, or is the second of a doubled quote
+                    state = _QUOTED
+                elif c == 0x2C:  # ','
+                    state = _FIELD_START
+                else:
+                    state = _UNQUOTED
+        self.state = state
+
+    def end_line(self) -> bool:
+        """Whether the row ends with this line (it does unless a quoted field is still open)."""
+        if self.state == _QUOTED:
+            return False
+        self.state = _FIELD_START
+        return True
+
+
+# States of _CsvQuotes. After a quote inside a quoted field the parser behaves as at a field's
+# start for '"', ',' and other characters alike, so the two share one state.
+_FIELD_START = 0
+_UNQUOTED = 1
+_QUOTED = 2
+
+
+def _csv_records(
+    pieces: Iterator[tuple[bytes, bool]], encoding: str = "UTF-8"
+) -> Iterator[_CsvRecord]:
+    """The file's rows as _CsvRecord, a row over MAX_RECORD_BYTES or with a bad line marked."""
+    quotes = _CsvQuotes()
+    number = start = 1
+    lines: list[str] = []
+    current: list[bytes] = []
+    size = line_size = 0
+    problem: str | None = None
+    too_long = False
+
+    def finish(last: int) -> _CsvRecord:
+        reason = f"row is {_TOO_LONG} (lines {start}-{last})" if too_long else problem
+        return _CsvRecord(start, lines, reason)
+
+    for piece, ends in pieces:
+        quotes.feed(piece)
+        size += len(piece) + ends
+        line_size += len(piece) + ends
+        if problem is None and size > MAX_RECORD_BYTES:
+            problem, too_long, lines, current = "too long", True, [], []
+        if problem is None:
+            current.append(piece)
+        if not ends:
+            continue
+        if problem is None:
+            try:
+                lines.append(_decode_line(b"".join(current), number, encoding) + "\n")
+            except _Unusable as exc:
+                problem, lines = exc.reason, []
+        current, line_size = [], 0
+        number += 1
+        if quotes.end_line():
+            yield finish(number - 1)
+            start, lines, size, problem, too_long = number, [], 0, None, False
+    if line_size or number > start:  # a last line without newline, or a row open at the end
+        if problem is None and line_size:
+            try:
+                lines.append(_decode_line(b"".join(current), number, encoding))
+            except _Unusable as exc:
+                problem, lines = exc.reason, []
+        yield finish(number if line_size else number - 1)
+
+
+def _parse_row(lines: list[str]) -> list[str]:
+    """The fields of one row's lines (raises csv.Error)."""
+    return next(csv.reader(lines), [])
+
+
+def _read_csv(source: _Source, ctx: _FileContext) -> Iterator[Item]:
+    # csv's own limit (131,072 characters a field by default) would end the file at a long
+    # body; a field is never longer than its row, which MAX_RECORD_BYTES already bounds.
+    if csv.field_size_limit() < MAX_RECORD_BYTES:
+        csv.field_size_limit(MAX_RECORD_BYTES)
+    records = _csv_records(*_open_lines(source))
+    first = next(records, None)
+    if first is None:
+        raise _Unusable("file contains only whitespace")
+    if first.problem is not None:
+        raise _Unusable(f"malformed CSV header: {first.problem}", 1)
+    if first.blank() and all(record.blank() for record in records):
+        raise _Unusable("file contains only whitespace")
     try:
-        header = [h.strip().lower() for h in next(reader)]
-    except (StopIteration, csv.Error) as exc:
+        header = [h.strip().lower() for h in _parse_row(first.lines)]
+    except csv.Error as exc:
         raise _Unusable(f"malformed CSV header: {exc}", 1) from exc
     if "title" not in header or not {"body", "text"} & set(header):
         raise _Unusable("CSV header needs a 'title' and a 'body' (or 'text') column", 1)
-    end = reader.line_num
-    while True:
-        start = end + 1
+    for record in records:
+        if record.problem is not None:
+            yield BadRecord(ctx.source, record.problem, record.start)
+            continue
         try:
-            row = next(reader)
-        except StopIteration:
-            return
+            row = _parse_row(record.lines)
         except csv.Error as exc:
-            yield BadRecord(ctx.source, f"malformed CSV: {exc}", start)
-            return
-        end = reader.line_num
+            yield BadRecord(ctx.source, f"malformed CSV: {exc}", record.start)
+            continue
         if not row or not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
             reason = f"row has {len(row)} fields but the header has {len(header)}"
-            yield BadRecord(ctx.source, reason, start)
+            yield BadRecord(ctx.source, reason, record.start)
             continue
         fields = {k: v for k, v in zip(header, row, strict=True) if v.strip() or k == "title"}
         try:
-            yield _record(fields, ctx, start)
+            yield _record(fields, ctx, record.start)
         except _Unusable as exc:
             yield _bad(ctx, exc, fields)
 
 
-Reader = Callable[[str, _FileContext], Iterator[Item]]
+Reader = Callable[[_Source, _FileContext], Iterator[Item]]
+
+
+def _whole_file(read_text: Callable[[str, _FileContext], Iterator[Item]], *, html: bool) -> Reader:
+    """A reader for a one-article format: the file is read whole, checked, decoded, parsed."""
+
+    def read(source: _Source, ctx: _FileContext) -> Iterator[Item]:
+        yield from read_text(_decode(source.read_all(), html=html), ctx)
+
+    return read
+
 
 SUFFIXES: dict[str, Reader] = {
-    ".txt": _read_txt,
-    ".md": _read_markdown,
-    ".markdown": _read_markdown,
-    ".html": _read_html,
-    ".htm": _read_html,
+    ".txt": _whole_file(_read_txt, html=False),
+    ".md": _whole_file(_read_markdown, html=False),
+    ".markdown": _whole_file(_read_markdown, html=False),
+    ".html": _whole_file(_read_html, html=True),
+    ".htm": _whole_file(_read_html, html=True),
     ".jsonl": _read_jsonl,
     ".csv": _read_csv,
 }

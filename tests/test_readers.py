@@ -16,6 +16,7 @@ examples/broken/ holds, on purpose:
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -26,7 +27,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from summarize.errors import InputError
-from summarize.readers import MAX_ID_COMPONENT, iter_articles, sanitize_id, split_paragraphs
+from summarize.readers import (
+    MAX_ID_COMPONENT,
+    MAX_RECORD_BYTES,
+    iter_articles,
+    sanitize_id,
+    split_paragraphs,
+)
 from summarize.records import Article, BadRecord
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -519,6 +526,109 @@ def test_csv_header_without_required_columns(tmp_path: Path, text: str) -> None:
     )
 
 
+def test_csv_long_body_is_read_and_a_row_over_the_limit_is_one_bad_record(tmp_path: Path) -> None:
+    # Python's csv stops at 131,072 characters a field; the reader raises that to its own
+    # MAX_RECORD_BYTES, and a row over that costs only itself.
+    long_body = "Word " * 30_000  # 150,000 characters
+    huge_body = "x" * (MAX_RECORD_BYTES + 10)
+    text = (
+        "id,title,body\n"
+        "a,First,Short body.\n"
+        f'long,Long,"{long_body}"\n'
+        "b,Second,Another body.\n"
+        f'huge,Huge,"{huge_body}\n\nsecond paragraph"\n'
+        'c,Third,"Last ""quoted"" body."\n'
+    )
+    items = read_all(write(tmp_path / "big.csv", text))
+    assert summary(items) == [
+        ("ok", "a"),
+        ("ok", "long"),
+        ("ok", "b"),
+        ("bad", "big.csv", "5", "row is longer than the 16 MiB limit (lines 5-7)"),
+        ("ok", "c"),
+    ]
+    assert isinstance(items[1], Article) and len(items[1].body) == len(long_body.strip())
+    assert isinstance(items[4], Article) and items[4].paragraphs == ('Last "quoted" body.',)
+
+
+def test_jsonl_line_over_the_limit_is_one_bad_record(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": "a", "title": "T", "body": "B"}),
+        json.dumps({"id": "huge", "title": "T", "body": "x" * MAX_RECORD_BYTES}),
+        json.dumps({"id": "b", "title": "T", "body": "B"}),
+    ]
+    assert summary(read_all(write(tmp_path / "f.jsonl", "\n".join(lines)))) == [
+        ("ok", "a"),
+        ("bad", "f.jsonl", "2", "line is longer than the 16 MiB limit"),
+        ("ok", "b"),
+    ]
+
+
+def test_invalid_utf8_costs_only_its_record(tmp_path: Path) -> None:
+    good = json.dumps({"title": "T", "body": "B" * 100}).encode()
+    filler = [good] * 1000  # a NUL in the first 64 KiB makes the whole file binary, as before
+    jsonl = b"\n".join([good, b'{"title": "Caf\xe9", "body": "B"}', good, *filler, b"\x00{}", good])
+    items = read_all(write(tmp_path / "f.jsonl", jsonl))
+    assert len(jsonl) > 64 * 1024 and len(items) == 1005
+    assert summary(items[:3]) == [
+        ("ok", "f/1"),
+        ("bad", "f.jsonl", "2", "not valid UTF-8 text (byte 0xe9 at offset 14 of line 2)"),
+        ("ok", "f/3"),
+    ]
+    assert summary(items[-2:]) == [
+        ("bad", "f.jsonl", "1004", "line 1004 contains a NUL byte (binary data)"),
+        ("ok", "f/1005"),
+    ]
+    csv_bytes = (
+        b"id,title,body\r\n"
+        b"a,T,B\r\n"
+        b'b,T,"first line\r\nsecond \xff line"\r\n'  # the bad byte is on line 4 of row 3
+        b"c,T,B\r\n"
+    )
+    assert summary(read_all(write(tmp_path / "g.csv", csv_bytes))) == [
+        ("ok", "a"),
+        ("bad", "g.csv", "3", "not valid UTF-8 text (byte 0xff at offset 7 of line 4)"),
+        ("ok", "c"),
+    ]
+
+
+def test_utf16_and_carriage_return_line_files(tmp_path: Path) -> None:
+    csv_text = 'id,title,body\r\nk1,Café,"Naïve\r\n\r\nbody."\r\n,Zweiter,Text\r\n'
+    write(tmp_path / "u.csv", csv_text.encode("utf-16"))
+    jsonl = "\r".join(json.dumps({"title": t, "body": "B"}) for t in ("一", "二"))
+    write(tmp_path / "v.jsonl", jsonl.encode("utf-16"))
+    write(tmp_path / "w.jsonl", ("\r\n\r" + jsonl).encode())  # lone CRs end lines too
+    items = read_all(tmp_path)
+    assert summary(items) == [
+        ("ok", "k1"),
+        ("ok", "u/5"),
+        ("ok", "v/1"),
+        ("ok", "v/2"),
+        ("ok", "w/3"),
+        ("ok", "w/4"),
+    ]
+    assert isinstance(items[0], Article) and items[0].paragraphs == ("Naïve", "body.")
+    assert isinstance(items[3], Article) and items[3].title == "二"
+
+
+def test_bad_utf16_costs_its_record_or_the_cut_end(tmp_path: Path) -> None:
+    good = json.dumps({"title": "T", "body": "B"}) + "\n"
+    lone = json.dumps({"title": "\ud800", "body": "B"}, ensure_ascii=False) + "\n"
+    data = (good + lone + good).encode("utf-16-le", "surrogatepass")
+    write(tmp_path / "u.jsonl", b"\xff\xfe" + data + b"\x00")  # ends in half a character
+    assert summary(read_all(tmp_path / "u.jsonl")) == [
+        ("ok", "u/1"),
+        ("bad", "u.jsonl", "2", "not valid UTF-16 text (unpaired surrogate in line 2)"),
+        ("ok", "u/3"),
+        (
+            "bad",
+            "u.jsonl",
+            "4",
+            "not valid UTF-16 text (truncated data); the rest of the file is not read",
+        ),
+    ]
+
+
 # ---------------------------------------------------------------- ids
 
 
@@ -622,14 +732,14 @@ def test_symlinked_folders_are_not_followed(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_bad_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path / "locked.txt", "T\n\nB")
     write(tmp_path / "open.txt", "T\n\nB")
-    real = Path.read_bytes
+    real = builtins.open
 
-    def guarded(self: Path) -> bytes:
-        if self.name == "locked.txt":
+    def guarded(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(os.fsdecode(file)).name == "locked.txt":
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(file, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", guarded)
+    monkeypatch.setattr(builtins, "open", guarded)
     assert summary(read_all(tmp_path)) == [
         ("bad", "locked.txt", "None", "cannot read file: Permission denied"),
         ("ok", "open"),

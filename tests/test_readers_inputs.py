@@ -1,4 +1,4 @@
-"""Tests for summarize.readers against hostile inputs, and for read_inputs (one read per file).
+"""Tests for summarize.readers against hostile inputs, and for scan_inputs / stream_inputs.
 
 Hostile: YAML alias bombs, oversized or deeply nested front matter, deeply nested JSON,
 symlinks leaving INPUT, FIFOs. Each must cost one BadRecord with a clear reason while the rest
@@ -8,21 +8,31 @@ of the batch is read.
 from __future__ import annotations
 
 import builtins
+import csv
 import hashlib
 import io
 import json
 import os
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from summarize.errors import InputChanged, InputError
 from summarize.readers import (
     MAX_FRONT_MATTER,
     MAX_FRONT_MATTER_DEPTH,
-    InputScan,
+    InputFiles,
+    _csv_records,
+    _parse_row,
+    _pieces,
     iter_articles,
     read_inputs,
+    scan_inputs,
+    stream_inputs,
 )
 from summarize.records import Article, BadRecord
 
@@ -153,22 +163,29 @@ def test_fifo_is_a_bad_record_not_a_hang(tmp_path: Path, hang_guard) -> None:
     assert summary(items) == [("bad", "pipe.txt", "None", "not a regular file"), ("ok", "z")]
 
 
-# ---------------------------------------------------------------- read_inputs
+# ---------------------------------------------------------------- scan_inputs / stream_inputs
 
 
 def make_batch(root: Path) -> None:
     write(root / "a.txt", "Alpha\n\nFirst body.")
     write(root / "news" / "b.md", GOOD_MD)
-    write(root / "news" / "feed.jsonl", json.dumps({"id": "f1", "title": "T", "body": "B"}))
+    feed = [json.dumps({"id": f"f{i}", "title": "T", "body": "B"}) for i in (1, 2)]
+    write(root / "news" / "feed.jsonl", feed[0] + "\n\n" + feed[1] + "\n")
     write(
         root / "news" / "c.html",
         "<html><head><title>C</title></head><body><p>Text.</p></body></html>",
     )
+    write(root / "news" / "t.csv", "id,title,body\nt1,T,B\nt2,T,B\nt3,T,B")
     write(root / "notes.rtf", "{\\rtf1 not an article}")
     write(root / "broken.txt", b"PK\x03\x04\x00\x00")
 
 
-def test_read_inputs_opens_each_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+READ_FILES = ("a.txt", "broken.txt", "news/b.md", "news/c.html", "news/feed.jsonl", "news/t.csv")
+
+
+def test_scan_and_stream_each_open_every_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_batch(tmp_path)
     opened: Counter[str] = Counter()
     real_open = io.open
@@ -181,62 +198,188 @@ def test_read_inputs_opens_each_file_once(tmp_path: Path, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(io, "open", counting_open)
     monkeypatch.setattr(builtins, "open", counting_open)
-    scan = read_inputs(tmp_path)
-    assert opened == {
-        "a.txt": 1,
-        "broken.txt": 1,
-        "news/b.md": 1,
-        "news/c.html": 1,
-        "news/feed.jsonl": 1,
-    }  # notes.rtf is not read at all: its type is refused first
+    scan = scan_inputs(tmp_path)
+    assert opened == dict.fromkeys(READ_FILES, 1)  # notes.rtf is refused by its type, unread
+    items = list(stream_inputs(scan))
+    assert opened == dict.fromkeys(READ_FILES, 2)
+    opened.clear()
+    whole = read_inputs(tmp_path)  # the in-memory wrapper hashes and parses in one read
+    assert opened == dict.fromkeys(READ_FILES, 1)
     monkeypatch.undo()
-    assert summary(scan.items) == summary(list(iter_articles(tmp_path)))
+    assert summary(items) == summary(list(iter_articles(tmp_path)))
+    assert summary(items) == summary(whole.items)
+    assert whole.files == scan.files
 
 
-def test_read_inputs_file_list_matches_hashlib(tmp_path: Path) -> None:
+def test_scan_file_list_digest_and_estimate(tmp_path: Path) -> None:
     make_batch(tmp_path)
-    scan = read_inputs(tmp_path)
-    assert isinstance(scan, InputScan)
+    scan = scan_inputs(tmp_path)
+    assert isinstance(scan, InputFiles) and scan.root == tmp_path
     expected: list[dict[str, object]] = []
-    for rel in ("a.txt", "broken.txt", "news/b.md", "news/c.html", "news/feed.jsonl"):
+    for rel in READ_FILES:
         data = (tmp_path / rel).read_bytes()
         expected.append(
             {"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
         )
     expected.append({"path": "notes.rtf", "sha256": None, "error": "unsupported file type .rtf"})
     assert scan.files == expected  # walk order: names sorted, a folder's files at its place
-    # a file that decodes badly was still read and hashed: its bad record says why
-    assert ("bad", "broken.txt", "None", "file is binary") in summary(scan.items)
+    assert scan.digest == hashlib.sha256(json.dumps(expected, sort_keys=True).encode()).hexdigest()
+    assert [
+        e if isinstance(e, BadRecord) else e.relative_to(tmp_path).as_posix() for e in scan.entries
+    ] == [*READ_FILES, BadRecord("notes.rtf", "unsupported file type .rtf")]
+    # 4 one-article files, 2 non-blank .jsonl lines, 3 .csv lines after the header
+    assert scan.records_estimate == 4 + 2 + 3
+    # a file that decodes badly was still hashed: its bad record says why
+    assert ("bad", "broken.txt", "None", "file is binary") in summary(list(stream_inputs(scan)))
 
 
-def test_read_inputs_single_file_and_unreadable_file(
+def test_scan_single_file_and_unreadable_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     story = write(tmp_path / "deep" / "story.txt", "Title\n\nBody.")
-    single = read_inputs(story)
+    single = scan_inputs(story)
     digest = hashlib.sha256(story.read_bytes()).hexdigest()
+    assert single.root == tmp_path / "deep" and single.entries == [story]
     assert single.files == [{"path": "story.txt", "sha256": digest, "bytes": 12}]
-    assert summary(single.items) == [("ok", "story")]
+    assert summary(list(stream_inputs(single))) == [("ok", "story")]
 
-    real = Path.read_bytes
+    real = builtins.open
 
-    def guarded(self: Path) -> bytes:
-        if self.name == "story.txt":
+    def guarded(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(os.fsdecode(file)).name == "story.txt":
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(file, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", guarded)
-    locked = read_inputs(tmp_path)
-    assert locked.files == [
-        {"path": "deep/story.txt", "sha256": None, "error": "cannot read file: Permission denied"}
-    ]
-    assert summary(locked.items) == [
-        ("bad", "deep/story.txt", "None", "cannot read file: Permission denied")
-    ]
+    monkeypatch.setattr(builtins, "open", guarded)
+    locked = scan_inputs(tmp_path)
+    reason = "cannot read file: Permission denied"
+    assert locked.files == [{"path": "deep/story.txt", "sha256": None, "error": reason}]
+    assert summary(list(stream_inputs(locked))) == [("bad", "deep/story.txt", "None", reason)]
+    # readable when scanned, unreadable when streamed: the input changed under the run
+    with pytest.raises(InputChanged, match=r"story\.txt changed during the run.*Permission denied"):
+        list(stream_inputs(single))
 
 
-def test_read_inputs_missing_path_raises(tmp_path: Path) -> None:
-    from summarize.errors import InputError
-
+def test_scan_missing_path_raises(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="input not found"):
+        scan_inputs(tmp_path / "nope")
     with pytest.raises(InputError, match="input not found"):
         read_inputs(tmp_path / "nope")
+
+
+def test_file_changed_between_scan_and_stream_raises_input_changed(tmp_path: Path) -> None:
+    write(tmp_path / "a.jsonl", json.dumps({"id": "a1", "title": "T", "body": "B"}) + "\n")
+    feed = write(tmp_path / "b.jsonl", json.dumps({"id": "b1", "title": "T", "body": "B"}) + "\n")
+    story = write(tmp_path / "c.md", GOOD_MD)
+    scan = scan_inputs(tmp_path)
+    with feed.open("a") as f:  # appended after the scan
+        f.write(json.dumps({"id": "b2", "title": "T", "body": "B"}) + "\n")
+    stream = stream_inputs(scan)
+    seen = [next(stream), next(stream), next(stream)]
+    assert summary(seen) == [("ok", "a1"), ("ok", "b1"), ("ok", "b2")]
+    with pytest.raises(InputChanged, match=r"b\.jsonl changed during the run"):
+        next(stream)  # at the end of b.jsonl
+
+    # same size, other bytes; a one-article file is checked before it is parsed
+    scan = scan_inputs(tmp_path)
+    story.write_text(GOOD_MD.replace("Good", "Evil"))
+    stream = stream_inputs(scan)
+    assert summary([next(stream), next(stream), next(stream)]) == [
+        ("ok", "a1"),
+        ("ok", "b1"),
+        ("ok", "b2"),
+    ]
+    with pytest.raises(InputChanged, match=r"c\.md changed during the run"):
+        next(stream)
+
+    scan = scan_inputs(tmp_path)
+    feed.unlink()
+    with pytest.raises(InputChanged, match=r"b\.jsonl changed during the run"):
+        list(stream_inputs(scan))
+
+
+def test_duplicates_across_files_and_the_ids_table_is_deleted(tmp_path: Path) -> None:
+    root, work = tmp_path / "in", tmp_path / "work"
+    write(
+        root / "a.jsonl", "\n".join(json.dumps({"id": i, "title": "T", "body": "B"}) for i in "xy")
+    )
+    write(root / "b.csv", "id,title,body\nY,T,B\nz,T,B\n")
+    write(root / "c" / "x.md", "---\nid: X\ntitle: T\n---\nB\n")
+    scan = scan_inputs(root)
+    stream = stream_inputs(scan, workdir=work)
+    assert not work.exists() or not list(work.iterdir())  # nothing until iteration starts
+    first = next(stream)
+    (table,) = work.iterdir()  # the ids live in a SQLite file while streaming
+    assert table.name.startswith("summarize-ids-")
+    assert summary([first, *stream]) == [
+        ("ok", "x"),
+        ("ok", "y"),
+        ("bad", "b.csv", "2", "duplicate id 'Y' (first seen in a.jsonl:2)"),
+        ("ok", "z"),
+        ("bad", "c/x.md", "None", "duplicate id 'X' (first seen in a.jsonl:1)"),
+    ]
+    assert list(work.iterdir()) == []  # deleted when the iterator finished
+
+    stream = stream_inputs(scan, workdir=work)
+    next(stream)
+    assert len(list(work.iterdir())) == 1
+    stream.close()  # a consumer that stops early
+    assert list(work.iterdir()) == []
+
+
+def test_streaming_a_large_jsonl_keeps_memory_small(tmp_path: Path) -> None:
+    body = "Body-text-" * 50  # few spaces: the paragraph clean-up stays cheap
+    feed = tmp_path / "feed.jsonl"
+    with feed.open("w") as f:
+        for n in range(20_000):
+            f.write(json.dumps({"id": f"a{n}", "title": f"Title {n}", "body": body}) + "\n")
+    size = feed.stat().st_size
+    assert size > 10_000_000
+    tracemalloc.start()
+    try:
+        scan = scan_inputs(feed)
+        count = sum(
+            1 for item in stream_inputs(scan, workdir=tmp_path) if isinstance(item, Article)
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 20_000 and scan.records_estimate == 20_000
+    # Reading the file whole (bytes, then text, then a list of lines) peaks at over 2x its
+    # size; line by line it is a few buffers. (SQLite's page cache is outside tracemalloc's
+    # view; it is bounded by SQLite's default cache size.)
+    assert peak < size / 10, (peak, size)
+
+
+# The csv module's parser on a whole text, as the reader used it before it streamed.
+def whole_text_rows(data: bytes) -> list[tuple[int, list[str]]]:
+    text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows, end = [], 0
+    for row in reader:
+        rows.append((end + 1, row))
+        end = reader.line_num
+    return rows
+
+
+def streamed_rows(data: bytes, piece: int) -> list[tuple[int, list[str]]]:
+    """Rows as the streaming reader cuts them, reading lines in pieces of `piece` bytes."""
+    stream = io.BytesIO(data)
+    pieces = _pieces(lambda: stream.readline(piece))
+    return [(r.start, _parse_row(r.lines)) for r in _csv_records(pieces)]
+
+
+@given(
+    st.lists(st.sampled_from(["a", "b ", ",", '"', '""', "\n", "\r", "\r\n", " "]), max_size=40),
+    st.integers(min_value=1, max_value=8),
+)
+def test_csv_rows_cut_from_lines_match_the_whole_text_parse(tokens: list[str], piece: int) -> None:
+    data = "".join(tokens).encode()
+    expected = [(line, row) for line, row in whole_text_rows(data) if row]
+    assert [(line, row) for line, row in streamed_rows(data, piece) if row] == expected
+
+
+def test_csv_rows_split_across_reads_match_too() -> None:
+    data = b'id,title,body\r\n1,"a ""b"" c",x\r\n2,"multi\r\nline,\r\n""q""",y\r3,x"y,z\n'
+    for piece in (1, 2, 3, 5, 7, 1000):
+        assert streamed_rows(data, piece) == whole_text_rows(data), piece
