@@ -21,7 +21,7 @@ class Outcome:
 
     outputs: dict[Lang, list[str | None]]
     failures: dict[str, str]
-    reused: dict[Lang, set[str]]  # texts whose output came from the memory, per language
+    reused: dict[Lang, set[str]]  # texts whose output came from an earlier run's memory
     segments_reused: int = 0
     segments_computed: int = 0
     stats: dict[str, BatchStats] = field(default_factory=dict)
@@ -32,12 +32,16 @@ class CachedGeneration:
     to-generate, stores outputs as they arrive and puts the answer together."""
 
     def __init__(self, memory: Memory | None, task: str, model_fp: str, settings_fp: str,
-                 use_cache: bool = True):
+                 use_cache: bool = True, run: str | None = None):
         self.memory = memory
         self.task = task
         self.model_fp = model_fp
         self.settings_fp = settings_fp
         self.use_cache = use_cache
+        # Outputs this run generated itself (in an earlier window, or before it was interrupted)
+        # are its own, not reuse: an article's origins never depend on windows or resumes.
+        self.run = run
+        self.own: dict[Lang, set[str]] = {}
 
     def key(self, lang: Lang, text: str) -> str:
         return unit_key(self.task, lang or "en", self.model_fp, self.settings_fp, text)
@@ -50,18 +54,22 @@ class CachedGeneration:
         todo: dict[Lang, list[str]] = {}
         for lang in langs:
             found: dict[str, str] = {}
+            own: set[str] = set()
             if self.use_cache and self.memory is not None:
                 keys = {t: self.key(lang, t) for t in texts}
-                stored = self.memory.get_many(list(keys.values()))
-                found = {t: stored[k] for t, k in keys.items() if k in stored}
+                stored = self.memory.get_many_with_run(list(keys.values()))
+                found = {t: stored[k][0] for t, k in keys.items() if k in stored}
+                if self.run is not None:
+                    own = {t for t, k in keys.items() if k in stored and stored[k][1] == self.run}
             hits[lang] = found
+            self.own[lang] = own
             todo[lang] = list(dict.fromkeys(t for t in texts if t not in found))
         return hits, todo
 
     def store(self, lang: Lang, sources: Sequence[str], outputs: Sequence[str]) -> None:
         if self.memory is not None:
-            self.memory.put_many((self.key(lang, s), self.task, lang or "en", self.model_fp, s, o)
-                                 for s, o in zip(sources, outputs, strict=True))
+            self.memory.put_many(((self.key(lang, s), self.task, lang or "en", self.model_fp, s, o)
+                                  for s, o in zip(sources, outputs, strict=True)), self.run)
 
 
 def hit_count(texts: Sequence[str], hits: dict[str, str]) -> int:
@@ -104,4 +112,6 @@ def generate_cached(cache: CachedGeneration, engine: Engine, backend: Backend,
                 name = f"{cache.task}:{'+'.join(lang or 'en' for lang in batch.langs)}"
                 outcome.stats.setdefault(name, BatchStats()).add(batch.stats)
     outcome.outputs, outcome.reused = combine(texts, hits, fresh)
+    for lang, own in cache.own.items():
+        outcome.reused[lang] -= own
     return outcome

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS units (
     source TEXT NOT NULL,
     output TEXT NOT NULL,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    flag TEXT  -- what the backend says is wrong with the output (backends.base.Flagged)
+    flag TEXT,  -- what the backend says is wrong with the output (backends.base.Flagged)
+    run TEXT  -- the run that generated it: reuse within that run is not "memory" origin
 );
 CREATE TABLE IF NOT EXISTS human (
     source TEXT NOT NULL,
@@ -58,30 +59,38 @@ class Memory:
         columns = {row[1] for row in self.conn.execute("PRAGMA table_info(units)")}
         if "flag" not in columns:  # a memory written before flags were stored
             self.conn.execute("ALTER TABLE units ADD COLUMN flag TEXT")
+        if "run" not in columns:  # ... or before the generating run was
+            self.conn.execute("ALTER TABLE units ADD COLUMN run TEXT")
 
     def close(self) -> None:
         self.conn.close()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         """Stored outputs by key; a flagged one comes back as a ``Flagged`` string."""
-        out: dict[str, str] = {}
+        return {key: output for key, (output, _) in self.get_many_with_run(keys).items()}
+
+    def get_many_with_run(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """Stored (output, generating run) by key."""
+        out: dict[str, tuple[str, str | None]] = {}
         for start in range(0, len(keys), 500):
             chunk = list(keys[start:start + 500])
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                f"SELECT key, output, flag FROM units WHERE key IN ({marks})", chunk)
-            out.update((key, with_flag(output, flag)) for key, output, flag in rows.fetchall())
+                f"SELECT key, output, flag, run FROM units WHERE key IN ({marks})", chunk)
+            out.update((key, (with_flag(output, flag), run))
+                       for key, output, flag, run in rows.fetchall())
         return out
 
-    def put_many(self, rows: Iterable[tuple[str, str, str, str, str, str]]) -> None:
+    def put_many(self, rows: Iterable[tuple[str, str, str, str, str, str]],
+                 run: str | None = None) -> None:
         """rows: (key, task, lang, model, source, output); one transaction. An output that is
-        ``Flagged`` is stored with its flag."""
+        ``Flagged`` is stored with its flag; ``run`` names the run that generated them."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
-                "INSERT OR REPLACE INTO units (key, task, lang, model, source, output, flag) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(*row[:5], str(row[5]), flag_of(row[5])) for row in rows],
+                "INSERT OR REPLACE INTO units (key, task, lang, model, source, output, flag, run) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row[:5], str(row[5]), flag_of(row[5]), run) for row in rows],
             )
 
     def human_many(self, sources: Sequence[str], lang: str) -> dict[str, str]:

@@ -221,7 +221,8 @@ class Runner:
                   settings: GenerationSettings) -> Outcome:
         """Outputs per language for texts, through the memory (see generate_cached)."""
         cache = CachedGeneration(self.memory, task, self.models.fingerprint(spec),
-                                 fingerprint(settings.model_dump(mode="json")), self.opts.use_cache)
+                                 fingerprint(settings.model_dump(mode="json")), self.opts.use_cache,
+                                 run=self.life.run.run_id)
         phase = "segments" if task == "translate" else "summaries"
         batching = {"max_batch_tokens": self.cfg.batch.max_batch_tokens,
                     "max_batch_size": self.cfg.batch.max_batch_size,
