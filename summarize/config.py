@@ -79,10 +79,12 @@ class ModelSpec(_Strict):
     max_input_tokens: int | None = Field(None, ge=8)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     ct2: CT2Settings = Field(default_factory=CT2Settings)
+    # family chat: the translation prompt style of summarize/prompts.py ("rules" or "short").
+    prompt: Literal["rules", "short"] = "rules"
 
-    def key(self) -> tuple[str, str | None, str, str]:
+    def key(self) -> tuple[str, str | None, str, str, str]:
         """Two specs with the same key share one loaded model."""
-        return (self.model, self.revision, self.backend, self.family)
+        return (self.model, self.revision, self.backend, self.family, self.prompt)
 
 
 def _summary_generation() -> GenerationSettings:

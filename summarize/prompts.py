@@ -118,6 +118,13 @@ def prompt_fingerprint(style: Style = DEFAULT_STYLE) -> str:
 PROMPT_FINGERPRINT = prompt_fingerprint()  # of the default style
 
 
+def fingerprint_with(fingerprint: str, template: dict[str, str]) -> str:
+    """A prompt fingerprint extended by how a model's template is handled (a closed reasoning
+    block changes every prompt)."""
+    blob = json.dumps({"prompts": fingerprint, **template}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
 def language_name(tag: str) -> str:
     """English name of a BCP-47 tag ("ko" -> "Korean"); ValueError for a tag we do not know."""
     if tag not in LANGUAGES:
@@ -238,6 +245,7 @@ def clean_reply(
     sentence stays quoted). The problem (None when fine) says why the text is not a summary in
     English or a translation into ``target_lang``: empty, a refusal, reasoning, chat after the
     answer, a line in another script (a back-translation, a romanisation), the wrong script.
+    Reasoning is never returned as the text: a reply that is only reasoning comes back empty.
     """
     text = reply.replace("\r\n", "\n").strip()
     if "<think>" in text and "</think>" not in text.split("<think>")[-1]:
@@ -263,6 +271,9 @@ def clean_reply(
         text = _strip_quotes(text, src)
         if text == before:
             break
+    if _REASONING.match(text) and not _REASONING.match(src):
+        # Never an output: the reasoning of a model that was to answer at once.
+        return "", f"the reply is reasoning, not an answer: {text[:60]!r}"
     problem = reply_problem(text, target_lang, source=source) or _extra(text, target_lang, src)
     if task == "summarize":
         text = " ".join(text.split())
@@ -287,10 +298,8 @@ def reply_problem(text: str, target_lang: str | None, *, source: str | None = No
 
 
 def _extra(text: str, target_lang: str | None, source: str) -> str | None:
-    """What is wrong with a reply that is mostly in the right script: reasoning instead of
-    an answer, chat after it, a line or parenthesis in another script."""
-    if _REASONING.match(text) and not _REASONING.match(source):
-        return f"the reply reads as reasoning, not an answer: {text[:60]!r}"
+    """What is wrong with a reply that is mostly in the right script: chat after the answer,
+    a line or a parenthesis in another script."""
     chatter = _CHATTER.search(text)
     if chatter and not _CHATTER.search(source):
         return f"the reply talks to the reader: {chatter.group(0)!r}"

@@ -121,7 +121,7 @@ RETRIED = [
     ("reasoning without tags, summary", "Okay, let me tackle this. The user wants a summary of "
      "an article about a city budget", None, ARTICLE, "reasoning"),
     ("reasoning, the user wants", "The user wants me to translate this into Korean. First, I "
-     "need to", "ko", EN_SRC, "not Korean"),
+     "need to", "ko", EN_SRC, "reasoning"),
     ("unfinished think", "<think>\nOkay, the user wants a Korean translation", "ko", EN_SRC,
      "unfinished reasoning"),
     ("think only", "<think>\nThe user wants Korean.\n</think>", "ko", EN_SRC, "reasoning only"),
@@ -132,8 +132,10 @@ RETRIED = [
                          ids=[c[0] for c in RETRIED])
 def test_replies_that_are_not_the_answer_get_a_problem(case: str, reply: str, lang: str | None,
                                                        source: str, problem: str) -> None:
-    _, found = clean_reply(reply, prompts.task_of(lang), lang, source=source)
+    text, found = clean_reply(reply, prompts.task_of(lang), lang, source=source)
     assert found is not None and problem in found
+    if "reasoning" in problem:
+        assert text == ""  # reasoning never becomes an output, even if kept after the retry
 
 
 def test_a_summary_of_an_article_that_says_i_hope_this_helps_is_kept() -> None:
