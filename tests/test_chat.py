@@ -14,7 +14,7 @@ import torch
 
 from summarize import prompts
 from summarize.backends import load_backend
-from summarize.backends.base import OutOfMemory
+from summarize.backends.base import OutOfMemory, flag_of
 from summarize.backends.chat import ChatBackend, reply_only_processors
 from summarize.backends.tiny import EN_LINES
 from summarize.backends.tiny_chat import (
@@ -426,6 +426,30 @@ def test_a_reply_still_bad_after_the_retry_is_kept_and_flagged(
     assert all("not Korean" in p and "asked again" in p for _, p in backend.last_flags)
 
 
+def test_a_back_translation_is_asked_again_and_flagged_if_it_stays(
+    backends: dict[str, ChatBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = backends["chat-qwen2"]
+
+    def reply(call: int, prompt: str) -> str:
+        ko = korean(call, prompt)
+        if "Heavy rain" in prompt:  # on both tries
+            return f"{ko}\n\nBack-translation: Heavy rain caused floods."
+        if call == 1 and EN_LINES[0] in prompt:  # on the first try only
+            return f"{ko}\nSiuihoeneun woryoire sae yesaneul seunginhaetda."
+        return ko
+
+    calls = fake_generate(monkeypatch, backend, reply)
+    out = backend.generate_batch(TEXTS, "ko", SETTINGS)
+    assert len(calls) == 2 and calls[1]["input_ids"].shape[0] == 2
+    assert out[0] == KO[EN_LINES[0]] and out[2] == KO[EN_LINES[5]]
+    flags = dict(backend.last_flags)
+    assert "asked again" in flags[0] and "not Korean" in flags[0]
+    assert "not Korean" in flags[1] and flags[1].count("not Korean") == 2  # still wrong: flagged
+    assert flag_of(out[1]) == flags[1].removeprefix("ko: ")
+    assert 2 not in flags
+
+
 def test_cut_off_reply_is_flagged(backends: dict[str, ChatBackend]) -> None:
     backend = backends["chat-gemma2"]  # random weights never say <end_of_turn> this early
     settings = GenerationSettings(num_beams=1, max_new_tokens=4, max_new_tokens_ratio=None,
@@ -532,8 +556,58 @@ def test_prompts_name_the_language_and_ask_for_placeholders() -> None:
     full = prompts.user_prompt("Text [0].", "zh-Hans")
     assert "Simplified Chinese" in full and "[0]" in full and full.endswith("Text [0].")
     assert f"about {prompts.SUMMARY_WORDS} words" in prompts.user_prompt("x", None)
-    for lang in ("ko", "zh-Hans", None):
-        assert len(prompts.user_prompt("x", lang, plain=True)) < len(prompts.user_prompt("x", lang))
+
+
+@pytest.mark.parametrize("style", ["rules", "short"])
+def test_the_placeholder_rule_only_for_texts_with_placeholders(style: prompts.Style) -> None:
+    for lang in ("ko", "zh-Hans"):
+        with_ph = prompts.user_prompt("The [0] council met.", lang, style=style)
+        without = prompts.user_prompt("The council met.", lang, style=style)
+        assert "[0] " in with_ph.split("\n\n")[0] or "[0] or [1]" in with_ph
+        assert "placeholder" not in without and "占位符" not in without
+        assert "[0]" not in without
+
+
+def test_the_short_style_is_hunyuan_mt_s_published_wording() -> None:
+    ko = prompts.user_prompt("The council met.", "ko", style="short")
+    assert ko == ("Translate the following segment into Korean, without additional "
+                  "explanation.\n\nThe council met.")
+    zh = prompts.user_prompt("The council met.", "zh-Hans", style="short")
+    assert zh == "把下面的文本翻译成简体中文，不要额外解释。\n\nThe council met."
+    assert prompts.user_prompt("x", None, style="short") == prompts.user_prompt("x", None)
+    assert prompts.prompt_fingerprint("short") != prompts.prompt_fingerprint("rules")
+
+
+@pytest.mark.parametrize("name", sorted(TINY_CHAT_MODELS))
+def test_the_retry_prompt_is_never_longer_than_the_first(
+    backends: dict[str, ChatBackend], name: str
+) -> None:
+    """count_tokens counts the first prompt; the plain retry must fit wherever it fits."""
+    tok = backends[name].tokenizer
+    text = "The [0] council approved the budget on Monday."
+    for style in ("rules", "short"):
+        for lang in ("ko", "zh-Hans", None):
+            for t in (text, "Rain."):
+                first = len(tok(prompts.user_prompt(t, lang, style=style))["input_ids"])
+                plain = len(tok(prompts.user_prompt(t, lang, plain=True, style=style))["input_ids"])
+                assert plain < first, (style, lang, t)
+
+
+def test_the_spec_s_prompt_style_reaches_generate(
+    chat_models: Path, backends: dict[str, ChatBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = ChatBackend.load(_spec(chat_models / "chat-qwen2", prompt="short"), device="cpu")
+    calls = fake_generate(monkeypatch, short, lambda _c, _p: "市议会批准了新预算。")
+    short.generate_batch(TEXTS[:1], "zh-Hans", SETTINGS)
+    prompt = short.tokenizer.decode(calls[0]["input_ids"][0], skip_special_tokens=False)
+    assert prompts.user_prompt(TEXTS[0], "zh-Hans", style="short") in prompt
+    info, rules = short.info(), backends["chat-qwen2"].info()
+    assert (info["prompt_style"], rules["prompt_style"]) == ("short", "rules")
+    assert info["prompt_fingerprint"] != rules["prompt_fingerprint"]
+    shorter = zip(short.count_tokens(TEXTS, "ko"), backends["chat-qwen2"].count_tokens(TEXTS, "ko"),
+                  strict=True)
+    assert all(s < r for s, r in shorter)
+    assert _spec(chat_models / "x", prompt="short").key() != _spec(chat_models / "x").key()
 
 
 def test_prompt_fingerprint_follows_the_prompt_texts(monkeypatch: pytest.MonkeyPatch) -> None:
