@@ -98,12 +98,14 @@ class ModelSpec(_Strict):
     max_input_tokens: int | None = Field(None, ge=8)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     ct2: CT2Settings = Field(default_factory=CT2Settings)
+    # family chat: the translation prompt style of summarize/prompts.py ("rules" or "short").
+    prompt: Literal["rules", "short"] = "rules"
 
     def key(self) -> tuple[Any, ...]:
-        """Two specs with the same key share one loaded model (the language codes are read at
-        load time, so they are part of it)."""
+        """Two specs with the same key share one loaded model (the language codes and the
+        prompt style are read at load time, so they are part of it)."""
         return (self.model, self.revision, self.backend, self.family,
-                tuple(sorted(self.lang_codes.items())))
+                tuple(sorted(self.lang_codes.items())), self.prompt)
 
 
 def _summary_generation() -> GenerationSettings:

@@ -327,25 +327,34 @@ class Evaluation:
         outputs: list[dict[str, str]] = []
         results: list[Translated] = []
         failures: list[str] = []
+        failed = empty = 0
         for ref, w in zip(items, works, strict=True):
             if lang not in ref.targets:
                 continue
-            # The run's own assembly: sentences joined per the language's typography.
-            doc, _ = assemble(w.article, w.segments, Summary("", 0), {lang: translated[lang]},
-                              [lang], "", "")
+            # The run's own assembly: sentences joined per the language's typography, and its
+            # verdict (a failed segment or an empty paragraph fails the article in a run).
+            doc, failure = assemble(w.article, w.segments, Summary("", 0),
+                                    {lang: translated[lang]}, [lang], "", "")
             outputs.append({"id": ref.id, "output": doc["translations"][lang]["body"]})
+            broken = 0
             for s in w.segments:
                 r = translated[lang][key_of(s)]
                 results.append(r)
                 if r.text is None:
+                    broken += 1
                     failures.append(f"{ref.id}: {r.error}")
+            failed += broken
+            if failure is not None and not broken:  # generated, but empty
+                empty += 1
+                failures.append(f"{ref.id}: {failure.removeprefix('translation failed: ')}")
         hyps = [o["output"] for o in outputs]
         refs = [r.targets[lang] for r in items if lang in r.targets]
         info = self.models.get(spec).info()
         return {"lang": lang, "model": spec.model, "licence": model_licence(spec, info),
                 "fingerprint": self.models.fingerprint(spec), "items": len(outputs),
                 **translation_scores(hyps, refs, lang), "qa": qa_rates(results),
-                "failed_segments": len(failures), "failures": failures[:20], "outputs": outputs}
+                "failed_segments": failed, "empty_outputs": empty, "failures": failures[:20],
+                "outputs": outputs}
 
     def summaries(self, items: Sequence[Reference]) -> dict[str, Any] | None:
         """ROUGE of the config's summaries against the reference summaries."""
@@ -358,11 +367,13 @@ class Evaluation:
             {r.id: tuple(split_paragraphs(r.article or "")) for r in items}, spec, backend,
             lambda texts, settings: self._generate("summarize", spec, texts, [None], settings))
         outputs = [{"id": r.id, "output": got.get(r.id, "")} for r in items]
+        empty = [o["id"] for o in outputs if not o["output"].strip() and o["id"] not in failures]
         scores = rouge_scores([o["output"] for o in outputs], [r.summary or "" for r in items])
         return {"model": spec.model, "licence": model_licence(spec, backend.info()),
                 "fingerprint": self.models.fingerprint(spec), "items": len(items), **scores,
-                "failed": len(failures),
-                "failures": [f"{aid}: {why}" for aid, why in list(failures.items())[:20]],
+                "failed": len(failures), "empty": len(empty),
+                "failures": ([f"{aid}: {why}" for aid, why in failures.items()]
+                             + [f"{aid}: the summariser returned no text" for aid in empty])[:20],
                 "outputs": outputs}
 
 
@@ -421,9 +432,12 @@ def _evaluate_one(name: str, cfg: Config, refs: ReferenceSet, memory: Memory, pr
 
 
 def failed_count(report: dict[str, Any]) -> int:
-    """Segments and summaries that could not be generated, over all configs."""
-    return sum(sum(t["failed_segments"] for t in c["translations"])
-               + (c["summary"]["failed"] if c["summary"] else 0) for c in report["configs"])
+    """Segments and summaries that could not be generated, and outputs that came back empty
+    (a translation with an empty paragraph, an empty summary), over all configs; `summarize
+    eval` exits 3 when there is any, as `summarize run` does on the same outputs."""
+    return sum(sum(t["failed_segments"] + t["empty_outputs"] for t in c["translations"])
+               + (c["summary"]["failed"] + c["summary"]["empty"] if c["summary"] else 0)
+               for c in report["configs"])
 
 
 def translation_rows(report: dict[str, Any]) -> list[list[str]]:

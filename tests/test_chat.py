@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 from collections.abc import Callable
@@ -13,10 +14,18 @@ import torch
 
 from summarize import prompts
 from summarize.backends import load_backend
-from summarize.backends.base import OutOfMemory
+from summarize.backends.base import OutOfMemory, flag_of
 from summarize.backends.chat import ChatBackend, reply_only_processors
 from summarize.backends.tiny import EN_LINES
-from summarize.backends.tiny_chat import TINY_CHAT_MODELS, build_tiny_chat_models
+from summarize.backends.tiny_chat import (
+    CLOCK_TEMPLATE,
+    LLAMA32_TEMPLATE,
+    QWEN3_TEMPLATE,
+    QWEN3_THINKING_TEMPLATE,
+    THINKING_CHAT_MODEL,
+    TINY_CHAT_MODELS,
+    build_tiny_chat_models,
+)
 from summarize.config import GenerationSettings, ModelSpec, load_config
 from summarize.errors import ModelLoadError
 from summarize.prompts import clean_reply
@@ -175,6 +184,111 @@ def test_control_tokens_in_an_article_stay_text(
     assert calls[0]["input_ids"][0].tolist().count(im_end) == 2
 
 
+# ------------------------------------------------------------------ reasoning and the clock
+
+
+def test_a_template_that_forces_thinking_gets_the_block_closed(
+    chat_models: Path, backends: dict[str, ChatBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Qwen3 *-Thinking-2507 templates open <think> in every generation prompt: the prompt
+    ends in the closed empty block Qwen3's own switch writes, so the reply is the answer."""
+    thinking = ChatBackend.load(_spec(chat_models / THINKING_CHAT_MODEL), device="cpu")
+    assert thinking.info()["thinking"].startswith("closed")
+    calls = spy_generate(monkeypatch, thinking)
+    thinking.generate_batch(TEXTS, "ko", SETTINGS)
+    ids, mask = calls[0]["input_ids"], calls[0]["attention_mask"]
+    width = ids.shape[1]
+    for row, text in enumerate(TEXTS):
+        expected = templated(thinking, text, "ko", chat_template=QWEN3_TEMPLATE,
+                             enable_thinking=False)
+        pad = width - len(expected)
+        assert ids[row].tolist() == [thinking.pad_token_id] * pad + expected
+        assert mask[row].tolist() == [0] * pad + [1] * len(expected)
+    assert thinking.tokenizer.decode(ids[0]).endswith("<think>\n\n</think>\n\n")
+    assert thinking.count_tokens(TEXTS, "ko") == mask.sum(dim=1).tolist()
+    # the closing is part of what keys the memory
+    assert thinking.info()["prompt_fingerprint"] != backends["chat-qwen3"].info()["prompt_fingerprint"]
+
+
+def test_reasoning_never_becomes_the_output(
+    chat_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thinking = ChatBackend.load(_spec(chat_models / THINKING_CHAT_MODEL), device="cpu")
+
+    def reply(_call: int, prompt: str) -> str:
+        if "Heavy rain" in prompt:  # reasons anyway, closes the block, then answers
+            return "Okay, the user wants Korean.\n</think>\n\n" + KO["Heavy rain caused floods."]
+        return "Okay, let me tackle this. The user wants a translation of a sentence about"
+
+    calls = fake_generate(monkeypatch, thinking, reply)
+    out = thinking.generate_batch(TEXTS, "ko", SETTINGS)
+    assert len(calls) == 2  # the two reasoning replies asked again once
+    assert out == ["", KO["Heavy rain caused floods."], ""]
+    assert [i for i, _ in thinking.last_flags] == [0, 2]
+    assert all("reasoning" in p and "asked again" in p for _, p in thinking.last_flags)
+    summary = thinking.generate_batch([EN_LINES[0]], None, SETTINGS)
+    assert summary == [""]  # an empty summary (QA "empty"), never the reasoning
+
+
+@pytest.mark.parametrize(
+    ("folder", "template", "reason"),
+    [
+        ("chat-qwen3", QWEN3_THINKING_TEMPLATE.replace("<think>\\n'", "<think>\\nLet me think.'"),
+         "the template writes 'Let me think.' after it"),
+        ("chat-qwen2", QWEN3_THINKING_TEMPLATE, "no <think> and </think> tokens"),
+    ],
+)
+def test_a_thinking_template_that_cannot_be_closed_is_refused(
+    chat_models: Path, tmp_path: Path, folder: str, template: str, reason: str
+) -> None:
+    model = tmp_path / "thinker"
+    shutil.copytree(chat_models / folder, model)
+    (model / "chat_template.jinja").write_text(template, encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="always opens a reasoning block") as error:
+        ChatBackend.load(_spec(model), device="cpu")
+    assert reason in str(error.value) and "instruct" in str(error.value)
+
+
+class _Clock:
+    """A stand-in for transformers' ``datetime``: now() is a fixed day."""
+
+    def __init__(self, day: datetime.datetime) -> None:
+        self.day = day
+
+    def now(self) -> datetime.datetime:
+        return self.day
+
+
+@pytest.mark.parametrize("template", [LLAMA32_TEMPLATE, CLOCK_TEMPLATE], ids=["llama-3.2", "strftime"])
+def test_a_template_that_prints_the_date_gives_the_same_prompt_on_any_day(
+    chat_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str
+) -> None:
+    from transformers.utils import chat_template_utils
+
+    model = tmp_path / "dated"
+    shutil.copytree(chat_models / "chat-llama", model)
+    (model / "chat_template.jinja").write_text(template, encoding="utf-8")
+    backend = ChatBackend.load(_spec(model), device="cpu")
+    rows = [(t, "ko", False) for t in TEXTS] + [(TEXTS[0], None, True)]
+    seen, raw = [], []
+    for day in (datetime.datetime(2025, 1, 2), datetime.datetime(2031, 11, 30)):
+        monkeypatch.setattr(chat_template_utils, "datetime", _Clock(day))
+        seen.append(backend._encode(rows, tensors=True)["input_ids"].tolist())
+        raw.append(backend.tokenizer.apply_chat_template(
+            prompts.messages(TEXTS[0], "ko"), add_generation_prompt=True, tokenize=False))
+    assert raw[0] != raw[1]  # the template itself does read the faked clock
+    assert seen[0] == seen[1]
+    prompt = backend.tokenizer.decode(seen[0][0])
+    assert "26 Jul 2024" in prompt or "Friday, 26 July 2024" in prompt
+    assert backend.info()["prompt_date"] == prompts.PROMPT_DATE_STRING
+
+
+def test_the_prompt_date_is_in_the_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = prompts.prompt_fingerprint()
+    monkeypatch.setattr(prompts, "PROMPT_DATE", datetime.datetime(2025, 1, 1))
+    assert prompts.prompt_fingerprint() != before
+
+
 # ------------------------------------------------------------------ stopping and settings
 
 
@@ -312,6 +426,30 @@ def test_a_reply_still_bad_after_the_retry_is_kept_and_flagged(
     assert all("not Korean" in p and "asked again" in p for _, p in backend.last_flags)
 
 
+def test_a_back_translation_is_asked_again_and_flagged_if_it_stays(
+    backends: dict[str, ChatBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = backends["chat-qwen2"]
+
+    def reply(call: int, prompt: str) -> str:
+        ko = korean(call, prompt)
+        if "Heavy rain" in prompt:  # on both tries
+            return f"{ko}\n\nBack-translation: Heavy rain caused floods."
+        if call == 1 and EN_LINES[0] in prompt:  # on the first try only
+            return f"{ko}\nSiuihoeneun woryoire sae yesaneul seunginhaetda."
+        return ko
+
+    calls = fake_generate(monkeypatch, backend, reply)
+    out = backend.generate_batch(TEXTS, "ko", SETTINGS)
+    assert len(calls) == 2 and calls[1]["input_ids"].shape[0] == 2
+    assert out[0] == KO[EN_LINES[0]] and out[2] == KO[EN_LINES[5]]
+    flags = dict(backend.last_flags)
+    assert "asked again" in flags[0] and "not Korean" in flags[0]
+    assert "not Korean" in flags[1] and flags[1].count("not Korean") == 2  # still wrong: flagged
+    assert flag_of(out[1]) == flags[1].removeprefix("ko: ")
+    assert 2 not in flags
+
+
 def test_cut_off_reply_is_flagged(backends: dict[str, ChatBackend]) -> None:
     backend = backends["chat-gemma2"]  # random weights never say <end_of_turn> this early
     settings = GenerationSettings(num_beams=1, max_new_tokens=4, max_new_tokens_ratio=None,
@@ -418,8 +556,58 @@ def test_prompts_name_the_language_and_ask_for_placeholders() -> None:
     full = prompts.user_prompt("Text [0].", "zh-Hans")
     assert "Simplified Chinese" in full and "[0]" in full and full.endswith("Text [0].")
     assert f"about {prompts.SUMMARY_WORDS} words" in prompts.user_prompt("x", None)
-    for lang in ("ko", "zh-Hans", None):
-        assert len(prompts.user_prompt("x", lang, plain=True)) < len(prompts.user_prompt("x", lang))
+
+
+@pytest.mark.parametrize("style", ["rules", "short"])
+def test_the_placeholder_rule_only_for_texts_with_placeholders(style: prompts.Style) -> None:
+    for lang in ("ko", "zh-Hans"):
+        with_ph = prompts.user_prompt("The [0] council met.", lang, style=style)
+        without = prompts.user_prompt("The council met.", lang, style=style)
+        assert "[0] " in with_ph.split("\n\n")[0] or "[0] or [1]" in with_ph
+        assert "placeholder" not in without and "占位符" not in without
+        assert "[0]" not in without
+
+
+def test_the_short_style_is_hunyuan_mt_s_published_wording() -> None:
+    ko = prompts.user_prompt("The council met.", "ko", style="short")
+    assert ko == ("Translate the following segment into Korean, without additional "
+                  "explanation.\n\nThe council met.")
+    zh = prompts.user_prompt("The council met.", "zh-Hans", style="short")
+    assert zh == "把下面的文本翻译成简体中文，不要额外解释。\n\nThe council met."
+    assert prompts.user_prompt("x", None, style="short") == prompts.user_prompt("x", None)
+    assert prompts.prompt_fingerprint("short") != prompts.prompt_fingerprint("rules")
+
+
+@pytest.mark.parametrize("name", sorted(TINY_CHAT_MODELS))
+def test_the_retry_prompt_is_never_longer_than_the_first(
+    backends: dict[str, ChatBackend], name: str
+) -> None:
+    """count_tokens counts the first prompt; the plain retry must fit wherever it fits."""
+    tok = backends[name].tokenizer
+    text = "The [0] council approved the budget on Monday."
+    for style in ("rules", "short"):
+        for lang in ("ko", "zh-Hans", None):
+            for t in (text, "Rain."):
+                first = len(tok(prompts.user_prompt(t, lang, style=style))["input_ids"])
+                plain = len(tok(prompts.user_prompt(t, lang, plain=True, style=style))["input_ids"])
+                assert plain < first, (style, lang, t)
+
+
+def test_the_spec_s_prompt_style_reaches_generate(
+    chat_models: Path, backends: dict[str, ChatBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = ChatBackend.load(_spec(chat_models / "chat-qwen2", prompt="short"), device="cpu")
+    calls = fake_generate(monkeypatch, short, lambda _c, _p: "市议会批准了新预算。")
+    short.generate_batch(TEXTS[:1], "zh-Hans", SETTINGS)
+    prompt = short.tokenizer.decode(calls[0]["input_ids"][0], skip_special_tokens=False)
+    assert prompts.user_prompt(TEXTS[0], "zh-Hans", style="short") in prompt
+    info, rules = short.info(), backends["chat-qwen2"].info()
+    assert (info["prompt_style"], rules["prompt_style"]) == ("short", "rules")
+    assert info["prompt_fingerprint"] != rules["prompt_fingerprint"]
+    shorter = zip(short.count_tokens(TEXTS, "ko"), backends["chat-qwen2"].count_tokens(TEXTS, "ko"),
+                  strict=True)
+    assert all(s < r for s, r in shorter)
+    assert _spec(chat_models / "x", prompt="short").key() != _spec(chat_models / "x").key()
 
 
 def test_prompt_fingerprint_follows_the_prompt_texts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -505,7 +693,7 @@ def test_a_changed_prompt_recomputes_and_an_unchanged_one_reuses(tiny_models, tm
     assert first.manifest["counts"]["segments_computed"] > 0
     same = run_batch(RunOptions(input=examples, out=tmp_path, config=cfg))
     assert same.manifest["counts"]["segments_computed"] == 0
-    monkeypatch.setattr(prompts, "PROMPT_FINGERPRINT", "edited-prompts")
+    monkeypatch.setattr(prompts, "PROMPT_VERSION", "edited")
     edited = run_batch(RunOptions(input=examples, out=tmp_path, config=cfg))
     assert edited.manifest["counts"]["segments_reused"] == 0
     assert edited.manifest["counts"]["segments_computed"] == first.manifest["counts"]["segments_computed"]

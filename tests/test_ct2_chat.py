@@ -91,9 +91,37 @@ def test_float32_greedy_output_equals_transformers(
     hf, ct = pairs[name]
     assert ct.count_tokens(TEXTS, lang) == hf.count_tokens(TEXTS, lang)
     expected = hf.generate_batch(TEXTS, lang, settings)
-    assert ct.generate_batch(TEXTS, lang, settings) == expected
-    assert ct.last_flags == hf.last_flags
+    hf_flags = hf.last_flags
+    got = ct.generate_batch(TEXTS, lang, settings)
+    differ = [i for i, (e, g) in enumerate(zip(expected, got, strict=True)) if e != g]
+    # Random weights make near-ties: a row may differ only where transformers' own top two
+    # logits were within float noise of each other.
+    assert len(differ) <= 1, differ
+    for i in differ:
+        assert smallest_top2_gap(hf, TEXTS[i], lang, settings) < 1e-4, (TEXTS[i], got[i])
+    if not differ:
+        assert ct.last_flags == hf_flags
     assert any(text.strip() for text in expected)  # not trivially equal
+
+
+def smallest_top2_gap(hf: ChatBackend, text: str, lang: str | None,
+                      settings: GenerationSettings) -> float:
+    """The smallest gap between the two best next-token scores along transformers' greedy
+    reply to ``text`` (penalties applied as the backend applies them)."""
+    import torch
+
+    from summarize.backends.chat import reply_only_processors
+
+    encoded = hf._encode([(text, lang, False)], tensors=True)
+    width = int(encoded["input_ids"].shape[1])
+    out = hf.model.generate(
+        input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"],
+        generation_config=hf.generation_config(settings, settings.max_new_tokens),
+        logits_processor=reply_only_processors(settings, width), output_scores=True,
+        return_dict_in_generate=True)
+    gaps = [float(top.values[0] - top.values[1])
+            for top in (torch.topk(scores[0], 2) for scores in out.scores)]
+    return min(gaps)
 
 
 def test_one_generate_batch_call_per_batch(
@@ -230,3 +258,23 @@ def test_out_of_memory_becomes_out_of_memory(
     monkeypatch.setattr(ct, "generator", Full())
     with pytest.raises(OutOfMemory, match="batch of 4 rows"):
         ct.generate_batch(TEXTS, "ko", GREEDY)
+
+
+def test_a_template_that_forces_thinking_is_closed_on_ctranslate2_too(
+    chat_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same probe and closing as the transformers backend: equal prompts, equal output."""
+    from summarize.backends.tiny_chat import THINKING_CHAT_MODEL
+
+    hf = ChatBackend.load(_spec(chat_models / THINKING_CHAT_MODEL, "transformers"), device="cpu")
+    ct = CT2ChatBackend.load(_spec(chat_models / THINKING_CHAT_MODEL, quantization="float32"),
+                             device="cpu")
+    assert ct.info()["thinking"] == hf.info()["thinking"]
+    assert ct.info()["thinking"].startswith("closed")
+    assert ct.info()["prompt_fingerprint"] == hf.info()["prompt_fingerprint"]
+    calls = spy(monkeypatch, ct)
+    assert ct.generate_batch(TEXTS, "ko", GREEDY) == hf.generate_batch(TEXTS, "ko", GREEDY)
+    starts = calls[0]
+    assert ct.count_tokens(TEXTS, "ko") == [len(s) for s in starts]
+    assert all(ct.tokenizer.convert_tokens_to_string(s).endswith("<think>\n\n</think>\n\n")
+               for s in starts)

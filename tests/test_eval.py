@@ -197,6 +197,54 @@ def test_eval_reports_failed_segments_and_exits_3(tmp_path, monkeypatch):
     assert outputs["calm"] and outputs["bad"] == ""  # scored as empty, and said so
 
 
+class _EmptyLoader:
+    """FakeLoader's backends, answering every prompt with an empty string."""
+
+    def __init__(self):
+        from tests.fakes import FakeLoader
+
+        self.inner = FakeLoader()
+
+    def __call__(self, spec, device="auto", dtype="auto"):
+        backend = self.inner(spec, device, dtype)
+        backend.generate_batch = lambda texts, lang, settings: [""] * len(texts)
+        return backend
+
+
+def test_eval_exits_3_when_every_output_is_empty(tmp_path, monkeypatch):
+    """A model that answers nothing makes `summarize run` exit 3; eval too, and says where."""
+    monkeypatch.setattr("summarize.backends.load_backend", _EmptyLoader())
+    config = tmp_path / "fake.yaml"
+    config.write_text(yaml.safe_dump({
+        "summarizer": {"model": "fake/sum"}, "model_check": False,
+        "translators": {"ko": {"model": "fake/multi"}, "zh-Hans": {"model": "fake/multi"}}}))
+    path = tmp_path / "refs.jsonl"
+    path.write_text(json.dumps({"id": "sea", "en": "The sea was calm.", "ko": "바다는 잔잔했다."})
+                    + "\n" + json.dumps({"id": "art", "body": "Rain fell in Seoul on Monday.",
+                                         "summary": "It rained."}) + "\n")
+    report = tmp_path / "r.json"
+    result = invoke("--config", str(config), "--refs", str(path), "--out", str(tmp_path / "out"),
+                    "--json", str(report), "-q")
+    assert result.exit_code == 3, result.output
+    assert "2 segment(s)/summaries" in result.output
+    data = json.loads(report.read_text())["configs"][0]
+    [row] = data["translations"]
+    assert (row["failed_segments"], row["empty_outputs"]) == (0, 1)
+    assert row["failures"] == ["sea: ko body paragraph 0: the translation is empty"]
+    assert (data["summary"]["failed"], data["summary"]["empty"]) == (0, 1)
+    assert data["summary"]["failures"] == ["art: the summariser returned no text"]
+
+
+def test_failed_count_adds_failed_and_empty_outputs():
+    def config(failed, empty, summary):
+        return {"translations": [{"failed_segments": failed, "empty_outputs": empty}],
+                "summary": summary}
+
+    assert ev.failed_count({"configs": [config(0, 0, None)]}) == 0
+    assert ev.failed_count({"configs": [config(0, 2, None),
+                                        config(1, 0, {"failed": 0, "empty": 3})]}) == 6
+
+
 # ---------------------------------------------------------------------------- errors
 
 

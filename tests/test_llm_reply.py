@@ -164,3 +164,51 @@ def test_chat_profile_is_interrupted_resumed_and_exported(tiny_models, tmp_path)
     for fmt in ("hugo", "i18next", "xliff"):
         export_run(done.run.path, fmt, tmp_path / fmt)
         assert any((tmp_path / fmt).rglob("*")), fmt
+
+
+def reasoning_loader(spec, *, device="auto", dtype="auto", weights=True):
+    """The tiny chat model whose template forces <think>, scripted to reason (tagless, cut off)
+    whenever it is asked for a summary, and to answer translations."""
+    backend = scripted_chat_loader(spec, device=device, dtype=dtype, weights=weights)
+    if not weights:
+        return backend
+    tok = backend.tokenizer
+    answer = backend.model.generate
+
+    def generate(*, input_ids: Any, **kwargs: Any) -> Any:
+        prompts = [tok.decode(ids, skip_special_tokens=False) for ids in input_ids.tolist()]
+        if not any("Summarize" in p for p in prompts):
+            return answer(input_ids=input_ids, **kwargs)
+        reasoning = tok("Okay, let me tackle this. The user wants a summary of a story about "
+                        "bridges", add_special_tokens=False)["input_ids"]
+        new = torch.tensor([reasoning] * len(prompts))  # cut off: no end of turn
+        return torch.cat([input_ids, new], dim=1)
+
+    backend.model.generate = generate  # type: ignore[attr-defined]
+    return backend
+
+
+def test_a_thinking_template_never_puts_reasoning_into_an_article(tiny_models, tmp_path):
+    import yaml
+
+    from summarize.backends.tiny_chat import THINKING_CHAT_MODEL, chat_config
+
+    data = chat_config(tiny_models, THINKING_CHAT_MODEL)
+    data["summarizer"]["generation"]["max_new_tokens"] = 64
+    config = tmp_path / "thinking.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    cfg = load_config(config, {"device": "cpu"})
+    inp = write_articles(tmp_path / "in", 2)
+    result = Runner(RunOptions(input=inp, out=tmp_path / "out", config=cfg),
+                    loader=reasoning_loader).execute()
+    [summarizer] = [m for m in result.manifest["models"] if m.get("task") == "summarize"]
+    assert summarizer["thinking"].startswith("closed")
+    for path in (result.run.path / "articles").glob("*.json"):
+        doc = json.loads(path.read_text())
+        outputs = json.dumps([doc["summary"], doc["translations"], doc["segments"]],
+                             ensure_ascii=False)
+        assert "tackle" not in outputs and "user wants" not in outputs
+        assert doc["summary"]["en"] == ""
+        checks = {(f["segment"], f["check"]) for f in doc["qa"]}
+        assert ("summary", "empty") in checks and ("summary", "llm_reply") in checks
+        assert doc["translations"]["ko"]["body"]  # translations answered as usual

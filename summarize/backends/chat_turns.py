@@ -1,9 +1,14 @@
 """What every chat backend shares, whatever runs the forward passes (transformers, CTranslate2).
 
-- the prompt: each text is one user turn (``summarize.prompts``), rendered by the model's own
-  chat template with the generation prompt, reasoning off (``enable_thinking=False``) where
-  the template has that switch, control tokens quoted in an article kept as text where the
-  tokenizer can do it;
+- the prompt: each text is one user turn (``summarize.prompts``, in the spec's prompt style),
+  rendered by the model's own chat template with the generation prompt, reasoning off
+  (``enable_thinking=False``) where the template has that switch, control tokens quoted in an
+  article kept as text where the tokenizer can do it;
+- reasoning: a template that opens a ``<think>`` block itself (Qwen3 ``*-Thinking-2507``) is
+  found at load by rendering a probe turn; the prompt then ends in a closed, empty block, so
+  the reply is the answer, or the model is refused when that cannot be done soundly;
+- the clock: the template sees ``prompts.PROMPT_DATE`` as today (``date_string`` and its own
+  ``strftime_now``), so a template that writes the date gives the same prompt on any day;
 - the stops: the tokenizer's eos, the model's eos ids and the template's end-of-turn token;
 - the limits: the context less the spec's ``max_new_tokens``; each row's new-token budget
   scaled to its bare text, capped by the room its prompt leaves in the context, and one call
@@ -20,6 +25,7 @@ batched call for (text, target, plain prompt) rows that share the budget ``max_n
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,6 +39,10 @@ from summarize.errors import ModelLoadError
 END_OF_TURN_TOKENS = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>", "<|eom_id|>",
                       "</s>")
 TOKEN_ID_FIELDS = ("bos_token_id", "eos_token_id", "pad_token_id")
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+# What Qwen3's template writes with enable_thinking false: the block a reply starts after.
+EMPTY_THINKING = f"\n\n{THINK_CLOSE}\n\n"
+PROBE = "Probe sentence."
 
 Row = tuple[str, str | None, bool]  # (text, target language or None, plain prompt)
 
@@ -60,11 +70,17 @@ class ChatTurns:
         self.stop_ids = stop_ids
         self.last_flags = []
         template = tokenizer.get_chat_template()
+        self._style: prompts.Style = getattr(spec, "prompt", prompts.DEFAULT_STYLE)
         self._template_kwargs: dict[str, Any] = (
             {"enable_thinking": False} if "enable_thinking" in template else {}
         )
+        # Llama 3.x templates print date_string, or strftime_now(...) when it is not given.
+        self._template_kwargs["date_string"] = prompts.PROMPT_DATE_STRING
+        self._clock = "strftime_now" in template or "date_string" in template
+        self._chat_template = fixed_clock(template) if "strftime_now" in template else None
         params = inspect.signature(tokenizer.apply_chat_template).parameters
         self._sanitize = "sanitize_control_tokens" in params
+        self._thinking, self._close_thinking = self._probe_thinking(spec)
         self._context = context
         room = spec.generation.max_new_tokens
         self._limit = spec.max_input_tokens or context - room
@@ -87,11 +103,21 @@ class ChatTurns:
             "max_input_tokens": self._limit,
             "context_tokens": self._context,
             "prompt_version": prompts.PROMPT_VERSION,
-            "prompt_fingerprint": prompts.PROMPT_FINGERPRINT,
+            "prompt_style": self._style,
+            "prompt_fingerprint": self.prompt_fingerprint(),
             "stop_tokens": self.tokenizer.convert_ids_to_tokens(self.stop_ids),
-            "thinking": "off" if self._template_kwargs else "not in template",
+            "thinking": self._thinking,
+            "prompt_date": prompts.PROMPT_DATE_STRING if self._clock else None,
             "control_tokens_sanitized": self._sanitize,
         }
+
+    def prompt_fingerprint(self) -> str:
+        """The prompts' fingerprint (texts, style, date, cleaner) with how this template's
+        reasoning block is handled: what keys the memory besides the model itself."""
+        if self._close_thinking is None:
+            return prompts.prompt_fingerprint(self._style)
+        return prompts.fingerprint_with(prompts.prompt_fingerprint(self._style),
+                                        {"thinking": self._thinking})
 
     def max_input_tokens(self) -> int:
         """Longest templated prompt in tokens: the context less the spec's max_new_tokens."""
@@ -178,11 +204,24 @@ class ChatTurns:
 
     def _encode(self, rows: list[Row], *, tensors: bool) -> Any:
         """The chat template's token ids per row; left-padded torch tensors if ``tensors``."""
-        conversations = [prompts.messages(text, lang, plain=plain) for text, lang, plain in rows]
+        conversations = [prompts.messages(text, lang, plain=plain, style=self._style)
+                         for text, lang, plain in rows]
+        if self._close_thinking is None:
+            return self._render(conversations, tensors=tensors)
+        # The template ends the prompt in an open <think>: cut after it, close it empty.
+        ids = [self._closed(row) for row in self._render(conversations, tensors=False)["input_ids"]]
+        if not tensors:
+            return {"input_ids": ids, "attention_mask": [[1] * len(row) for row in ids]}
+        return self.tokenizer.pad({"input_ids": ids}, padding="longest", return_tensors="pt")
+
+    def _render(self, conversations: list[list[dict[str, str]]], *, tensors: bool,
+                sanitize: bool = True) -> Any:
         extra: dict[str, Any] = dict(self._template_kwargs)
-        if self._sanitize:
+        if self._sanitize and sanitize:
             # An article quoting "<|im_end|>" must not end the user turn.
             extra["sanitize_control_tokens"] = True
+        if self._chat_template is not None:
+            extra["chat_template"] = self._chat_template
         return self.tokenizer.apply_chat_template(
             conversations,
             add_generation_prompt=True,
@@ -194,6 +233,44 @@ class ChatTurns:
             tokenizer_kwargs={"verbose": False},
             **extra,
         )
+
+    def _closed(self, ids: list[int]) -> list[int]:
+        open_id = self.tokenizer.convert_tokens_to_ids(THINK_OPEN)
+        last = len(ids) - 1 - ids[::-1].index(open_id)
+        return list(ids[:last + 1]) + list(self._close_thinking or [])
+
+    def _probe_thinking(self, spec: ModelSpec) -> tuple[str, list[int] | None]:
+        """How the template treats reasoning, from a rendered probe turn: (what the manifest
+        says, the ids that close a block the template opens itself, or None)."""
+        switch = "off" if "enable_thinking" in self._template_kwargs else "not in template"
+        ids = list(self._render([[{"role": "user", "content": PROBE}]], tensors=False,
+                                sanitize=False)["input_ids"][0])
+        text = self.tokenizer.decode(ids, skip_special_tokens=False)
+        tail = text.rsplit(PROBE, 1)[-1]
+        opened = tail.rfind(THINK_OPEN)
+        if opened < 0 or tail.rfind(THINK_CLOSE) > opened:
+            return switch, None
+        vocab = self.tokenizer.get_vocab()
+        open_id, close_id = vocab.get(THINK_OPEN), vocab.get(THINK_CLOSE)
+        why = None
+        if open_id is None or close_id is None or open_id not in ids:
+            why = f"its tokenizer has no {THINK_OPEN} and {THINK_CLOSE} tokens to close it with"
+        else:
+            last = len(ids) - 1 - ids[::-1].index(open_id)
+            after = self.tokenizer.decode(ids[last + 1:], skip_special_tokens=False)
+            if after.strip():
+                why = f"the template writes {after.strip()[:40]!r} after it"
+        if why is not None:
+            raise ModelLoadError(
+                f"{spec.model}: its chat template always opens a reasoning block "
+                f"({THINK_OPEN}) at the start of the reply, and {why}; its reasoning would "
+                f"become the output. Use the model's instruct (non-thinking) variant."
+            )
+        close = self.tokenizer(EMPTY_THINKING, add_special_tokens=False)["input_ids"]
+        if close_id not in close:
+            raise ModelLoadError(f"{spec.model}: {THINK_CLOSE} is not one token of its tokenizer; "
+                                 f"the reasoning block its template opens cannot be closed")
+        return f"closed (the template opens {THINK_OPEN}; the prompt closes it empty)", close
 
     def _by_budget(self, rows: list[Row], settings: GenerationSettings) -> list[_Reply]:
         """Replies for the rows, one ``_generate`` call per budget group (budget_groups): each
@@ -253,6 +330,24 @@ def prepare_tokenizer(spec: ModelSpec, tokenizer: Any, generation: dict[str, Any
         tokenizer.pad_token = tokenizer.convert_ids_to_tokens(stops[0])
     tokenizer.padding_side = "left"
     return stops, ids
+
+
+def fixed_clock(template: str) -> str:
+    """``template`` with its own ``strftime_now`` giving ``prompts.PROMPT_DATE`` in any format:
+    a macro of the same name, defined first, shadows the one transformers provides."""
+    date = prompts.PROMPT_DATE
+    codes = {f"%{c}": date.strftime(f"%{c}") for c in "aAbBdHIjmMpSyYwUWZzcxXGuV"}
+    codes.update({"%-d": str(date.day), "%-m": str(date.month), "%-H": str(date.hour),
+                  "%-I": str(date.hour % 12 or 12), "%-M": str(date.minute),
+                  "%-S": str(date.second), "%e": f"{date.day:2d}",
+                  "%-j": str(date.timetuple().tm_yday)})
+    # Longest codes first ("%-d" before "%d"); "%%" kept aside as a NUL meanwhile.
+    chain = "".join(f" | replace({json.dumps(code)}, {json.dumps(value)})"
+                    for code, value in sorted(codes.items(), key=lambda kv: -len(kv[0])))
+    macro = ("{%- macro strftime_now(format) -%}"
+             "{{- format | replace('%%', '\\x00')" + chain + " | replace('\\x00', '%') -}}"
+             "{%- endmacro %}\n")
+    return macro + template
 
 
 def has_chat_template(tokenizer: Any) -> bool:

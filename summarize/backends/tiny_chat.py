@@ -12,6 +12,7 @@ cope with a difference:
 | chat-llama   | LlamaForCausalLM   | Llama 3 headers, BOS in text   | ``<|end_of_text|>``     |
 | chat-gemma2  | Gemma2ForCausalLM  | Gemma turns, no system role    | ``<eos>``               |
 | chat-gemma3  | Gemma3ForConditionalGeneration (``Gemma3Config``: text + a tiny vision tower) | Gemma turns, system folded into the first user turn, text parts of a content list | ``<eos>``; the generation config adds ``<end_of_turn>`` |
+| chat-qwen3-thinking | Qwen3ForCausalLM | ChatML; the generation prompt always opens ``<think>`` (as the Qwen3 ``*-Thinking-2507`` templates) | ``<|im_end|>`` |
 
 ``chat-gemma3`` has the layout of the 4B-27B Gemma 3 checkpoints (google/gemma-3-12b-it is one):
 a multimodal config that ``AutoModelForCausalLM`` loads as ``Gemma3ForConditionalGeneration``
@@ -67,8 +68,47 @@ QWEN3_TEMPLATE = (
     "{%- endif %}"
     "{%- endif %}"
 )
+# Qwen3 *-Thinking-2507: no switch, the reply always starts inside a reasoning block.
+QWEN3_THINKING_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n<think>\\n' }}{%- endif %}"
+)
 LLAMA3_TEMPLATE = (
     "{{- bos_token }}"
+    "{%- for message in messages %}"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
+    "{{- message['content'] | trim }}{{- '<|eot_id|>' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}"
+    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
+    "{%- endif %}"
+)
+# Llama 3.2: a system turn with the knowledge cut-off and today's date, from date_string when
+# the caller passes one, else the clock (strftime_now).
+LLAMA32_TEMPLATE = (
+    "{{- bos_token }}"
+    "{%- if not date_string is defined %}"
+    "{%- if strftime_now is defined %}{%- set date_string = strftime_now('%d %b %Y') %}"
+    "{%- else %}{%- set date_string = '26 Jul 2024' %}{%- endif %}"
+    "{%- endif %}"
+    "{{- '<|start_header_id|>system<|end_header_id|>\\n\\n' }}"
+    "{{- 'Cutting Knowledge Date: December 2023\\n' }}"
+    "{{- 'Today Date: ' + date_string + '\\n\\n<|eot_id|>' }}"
+    "{%- for message in messages %}"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
+    "{{- message['content'] | trim }}{{- '<|eot_id|>' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}"
+    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
+    "{%- endif %}"
+)
+# A template that reads the clock itself, as Mistral Small 3.x ones do: no date_string.
+CLOCK_TEMPLATE = (
+    "{{- bos_token }}"
+    "{{- '<|start_header_id|>system<|end_header_id|>\\n\\nToday is ' + strftime_now('%A, %-d %B %Y') }}"
+    "{{- '<|eot_id|>' }}"
     "{%- for message in messages %}"
     "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
     "{{- message['content'] | trim }}{{- '<|eot_id|>' }}"
@@ -120,6 +160,9 @@ TINY_CHAT_MODELS: dict[str, str] = {
     "chat-gemma2": "gemma2",
     "chat-gemma3": "gemma3",
 }
+# Built with the others, kept out of TINY_CHAT_MODELS (one model per architecture): the chat
+# model whose template forces reasoning.
+THINKING_CHAT_MODEL = "chat-qwen3-thinking"
 
 
 def build_tiny_chat_models(out_dir: Path, *, seed: int = 0) -> dict[str, Path]:
@@ -133,6 +176,7 @@ def build_tiny_chat_models(out_dir: Path, *, seed: int = 0) -> dict[str, Path]:
         "chat-llama": _build_llama,
         "chat-gemma2": _build_gemma2,
         "chat-gemma3": _build_gemma3,
+        THINKING_CHAT_MODEL: _build_qwen3_thinking,
     }
     out = {}
     bars = hf_logging.is_progress_bar_enabled()
@@ -213,6 +257,11 @@ def _build_qwen3(folder: Path) -> None:
     generation = {"eos_token_id": [ids("<|im_end|>"), ids("<|endoftext|>")],
                   "pad_token_id": ids("<|endoftext|>"), **_HUB_SAMPLING, "temperature": 0.6}
     _save(model, tokenizer, QWEN3_TEMPLATE, generation, folder)
+
+
+def _build_qwen3_thinking(folder: Path) -> None:
+    _build_qwen3(folder)
+    (folder / "chat_template.jinja").write_text(QWEN3_THINKING_TEMPLATE, encoding="utf-8")
 
 
 def _build_llama(folder: Path) -> None:
