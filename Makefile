@@ -42,6 +42,7 @@ lint: install
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench.py $(BENCH_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/scale.py $(SCALE_ARGS)
 
 clean:
 	rm -rf $(OUT)/demo $(OUT)/tiny-models .pytest_cache .ruff_cache .mypy_cache

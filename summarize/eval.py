@@ -45,7 +45,7 @@ from .readers import split_paragraphs
 from .records import Article, BadRecord
 from .store import OutputDir
 from .summaries import summarize_articles
-from .work import Segmenter, Work
+from .work import Segmenter, Work, segment_limit
 
 SETS = ("flores200",)
 FLORES_SIZE = 1012
@@ -294,8 +294,7 @@ class Evaluation:
         works = [Work(Article(r.id, "", tuple(split_paragraphs(r.en or ""))), "") for r in items]
         # Cut to fit every translator of the config, as a run does, so segments (and memory
         # keys) are the run's even when the references cover fewer languages.
-        limits = [(self.models.get(spec), lang,
-                   spec.max_input_tokens or self.models.get(spec).max_input_tokens())
+        limits = [(self.models.get(spec), lang, segment_limit(spec, self.models.get(spec)))
                   for lang, spec in ((lang, self.cfg.translators[lang])
                                      for lang in self.cfg.languages)]
         Segmenter(limits, self.glossary, self.cfg.unit).articles(works)

@@ -66,33 +66,53 @@ def summary_sentences(works: Sequence[Work], glossary: Glossary | None) -> list[
             for s in split_sentences(w.summary_en, glossary)]
 
 
-def segment_limit(spec: ModelSpec, backend: Backend) -> int:
-    """Longest segment, in the translator's tokens, that it takes in whole and can translate
-    within its new-token budget (a longer one could only be cut: it is split further)."""
-    window = spec.max_input_tokens or backend.max_input_tokens()
-    return min(window, spec.generation.max_source_tokens())
+@dataclass(frozen=True)
+class Limit:
+    """What one segment may hold for one translator: ``window`` tokens of input as the backend
+    counts them (a chat model's whole prompt), and ``output`` tokens of bare source, the most
+    whose scaled new-token budget still fits under ``max_new_tokens``."""
+
+    window: int
+    output: int
 
 
-def window_load(limits: Sequence[tuple[Backend, str, int]]) -> Callable[[list[str]], list[int]]:
-    """Per mille of the tightest translator window each text takes; limits are
-    (backend, language, max input tokens)."""
+def segment_limit(spec: ModelSpec, backend: Backend) -> Limit:
+    """Longest segment the translator takes in whole and can translate within its new-token
+    budget (a longer one could only be cut: it is split further)."""
+    return Limit(spec.max_input_tokens or backend.max_input_tokens(),
+                 spec.generation.max_source_tokens())
+
+
+def budget_tokens(backend: Backend, texts: list[str], lang: str) -> list[int]:
+    """Tokens of each text that its new-token budget is scaled to: the bare text for a chat
+    model (not its prompt), the encoded source for a seq2seq model."""
+    bare = getattr(backend, "budget_tokens", None)
+    return list(bare(texts)) if bare is not None else backend.count_tokens(texts, lang)
+
+
+def window_load(limits: Sequence[tuple[Backend, str, Limit]]) -> Callable[[list[str]], list[int]]:
+    """Per mille of the tightest limit each text takes; limits are (backend, language, limit)
+    per translator."""
     def load(texts: list[str]) -> list[int]:
         worst = [0] * len(texts)
         for backend, lang, limit in limits:
+            window = int(limit.window * SPLIT_MARGIN)
             counts = backend.count_tokens(texts, lang)
-            worst = [max(w, -(-c * 1000 // int(limit * SPLIT_MARGIN)))
-                     for w, c in zip(worst, counts, strict=True)]
+            worst = [max(w, -(-c * 1000 // window)) for w, c in zip(worst, counts, strict=True)]
+            output = limit.output  # the budget's rounding up to 16 is the margin here
+            counts = budget_tokens(backend, texts, lang)
+            worst = [max(w, -(-c * 1000 // output)) for w, c in zip(worst, counts, strict=True)]
         return worst
     return load
 
 
 class Segmenter:
     """Cuts articles, then their summaries, into segments that fit every translator; limits
-    are (backend, language, max input tokens) per translator. ``unit``: a segment is a
+    are (backend, language, Limit) per translator. ``unit``: a segment is a
     sentence, or a paragraph (as many whole sentences of it as fit, so a long paragraph
     becomes the fewest runs of consecutive sentences that fit)."""
 
-    def __init__(self, limits: Sequence[tuple[Backend, str, int]], glossary: Glossary | None,
+    def __init__(self, limits: Sequence[tuple[Backend, str, Limit]], glossary: Glossary | None,
                  unit: Unit = "sentence"):
         self.load = window_load(limits)
         self.glossary = glossary

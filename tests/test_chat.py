@@ -386,7 +386,9 @@ def test_budget_is_scaled_to_the_text_not_the_prompt(
     calls = fake_generate(monkeypatch, backend, lambda _c, _p: "폭우")
     backend.generate_batch(["Heavy rain caused floods."], "ko", settings)
     bare = len(backend.tokenizer("Heavy rain caused floods.", add_special_tokens=False).input_ids)
-    assert calls[0]["generation_config"].max_new_tokens == bare + 2
+    prompt = backend.count_tokens(["Heavy rain caused floods."], "ko")[0]
+    assert settings.budget(bare) != settings.budget(prompt)
+    assert calls[0]["generation_config"].max_new_tokens == settings.budget(bare)
 
 
 # ------------------------------------------------------------------ replies

@@ -143,8 +143,11 @@ def test_penalties_generate_one_call_per_prompt_length(
 ) -> None:
     """With penalties every prompt of a call is forwarded whole, so they see the reply only."""
     _, ct = pairs["chat-qwen2"]
-    monkeypatch.setattr(ct, "_answer", lambda rows, settings, index: ct._generate(
-        [(text, lang, False) for text, lang in rows], settings))
+    def one_call(rows, settings, index):
+        plain = [(text, lang, False) for text, lang in rows]
+        return ct._generate(plain, settings, max(ct._row_budgets(plain, settings)))
+
+    monkeypatch.setattr(ct, "_answer", one_call)
     calls = spy(monkeypatch, ct)
     ct.generate_batch(TEXTS, "ko", PENALTIES)
     lengths = set(ct.count_tokens(TEXTS, "ko"))
@@ -171,7 +174,8 @@ def test_generation_stops_at_a_stop_token_as_transformers_does(
     monkeypatch.setattr(ct, "_stop_tokens", [*ct._stop_tokens, stop])
     monkeypatch.setattr(hf.model.generation_config, "eos_token_id", list(hf.stop_ids))
     settings = GREEDY.model_copy(update={"min_new_tokens": 0})
-    reply = ct._generate([(text[0], "ko", False)], settings)[0]
+    rows = [(text[0], "ko", False)]
+    reply = ct._generate(rows, settings, ct._row_budgets(rows, settings)[0])[0]
     assert not reply.cut_off
     two = ct.tokenizer.decode(ct.tokenizer.convert_tokens_to_ids(free[:2]),
                               skip_special_tokens=True, clean_up_tokenization_spaces=False)

@@ -297,6 +297,10 @@ class ChatTurns:
         return [min(settings.budget(n), self._context - length)
                 for n, length in zip(sources, lengths, strict=True)]
 
+    def budget_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each bare text, which its new-token budget is scaled to (not the prompt)."""
+        return self._source_lengths(list(texts))
+
     def _source_lengths(self, texts: list[str]) -> list[int]:
         """Tokens of each bare text: what the new-token budget is scaled to."""
         encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)
