@@ -35,9 +35,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-WORDS = ("council budget schools roads river bridge officials monday residents hospital "
-         "cooling centre heat wave study air quality highway limit weekdays prices market "
-         "energy recycling battery flood delta farmers harvest night sky telescope").split()
+WORDS = ["council", "budget", "schools", "roads", "river", "bridge", "officials", "monday", "residents", "hospital", "cooling", "centre", "heat", "wave", "study", "air", "quality", "highway", "limit", "weekdays", "prices", "market", "energy", "recycling", "battery", "flood", "delta", "farmers", "harvest", "night", "sky", "telescope"]
 
 
 def generate(path: Path, n: int) -> None:
