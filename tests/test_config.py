@@ -81,9 +81,11 @@ def test_hash_tracks_output_settings_only(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "source", "expected"),
     [
-        ({"max_new_tokens_ratio": 2.0, "max_new_tokens_extra": 16, "max_new_tokens": 512}, 10, 36),
+        # ceil(2.0 x 10) + 16 = 36, rounded up to a multiple of 16
+        ({"max_new_tokens_ratio": 2.0, "max_new_tokens_extra": 16, "max_new_tokens": 512}, 10, 48),
         ({"max_new_tokens_ratio": 2.0, "max_new_tokens_extra": 16, "max_new_tokens": 30}, 10, 30),
-        ({"max_new_tokens_ratio": 1.5, "max_new_tokens_extra": 0, "max_new_tokens": 512}, 3, 5),
+        ({"max_new_tokens_ratio": 1.5, "max_new_tokens_extra": 0, "max_new_tokens": 512}, 3, 16),
+        ({"max_new_tokens_ratio": 1.5, "max_new_tokens_extra": 0, "max_new_tokens": 512}, 11, 32),
         ({"max_new_tokens_ratio": None, "max_new_tokens": 142}, 900, 142),
     ],
 )
