@@ -47,7 +47,7 @@ LONG = " ".join(f"The committee met for the {i}th time to discuss the harbour, t
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray for the module; its address lets CLI subprocesses join it."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
