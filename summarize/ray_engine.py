@@ -365,13 +365,16 @@ class RayEngine:
 
     def _next(self) -> tuple[_Call | None, Any]:
         """The next answered job or question: (call, value); or (None, calls lost with an
-        actor that died, in the order they were sent). Actor start-ups and model loads are
-        handled here. Blocks at most TICK_S at a time, so interrupts are seen."""
+        actor that died, in the order they were sent; none when an actor became ready).
+        Actor start-ups and model loads are handled here. Blocks at most TICK_S at a time, so interrupts are seen."""
         ray = _ray()
         while True:
             if not self._calls:
                 raise EngineError("internal: waiting on the Ray pool with nothing sent")
-            done, _ = ray.wait(list(self._calls), num_returns=1, timeout=TICK_S)
+            try:
+                done, _ = ray.wait(list(self._calls), num_returns=1, timeout=TICK_S)
+            except Exception as exc:  # the cluster itself failed (its head gone)
+                raise EngineError(f"the Ray cluster failed: {first_line(exc)}") from None
             if not done:
                 self._check_stuck()
                 continue
@@ -388,7 +391,7 @@ class RayEngine:
                 slot.ready = True
                 slot.about = value
                 self.actors[value["actor_id"]] = {**value, "batches": 0, "seconds": 0.0}
-                continue
+                return None, []  # the caller may have work for it now
             if call.kind == "load":
                 slot.loading -= 1
                 if "fatal" in value:
