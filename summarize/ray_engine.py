@@ -13,7 +13,8 @@ input and the canary probe work as on one machine.
 
 Failures are bounded. An actor that dies is replaced; the batch it was running is retried
 ``max_batch_retries`` times, then bisected until the input that kills the worker fails on its
-own (its article fails, exit 3). Actors that die starting or loading their model
+own (its article fails, exit 3); workers dying on batch after batch with none finishing
+between is a systemic failure instead. Actors that die starting or loading their model
 ``max_start_failures`` times in a row, an actor that cannot be placed, a model that cannot load,
 a systemic failure or a worker whose model precision differs from the one the driver
 fingerprinted stop the run with one message (exit 4). The driver never blocks on Ray without a
@@ -152,6 +153,8 @@ class RayEngine:
         self._calls: dict[Any, _Call] = {}
         self._seq = 0
         self._start_failures = 0  # in a row
+        self._deaths_in_a_row = 0  # batches that killed their worker with none finishing between
+        self._systemic_deaths = 0
         self.actors: dict[str, dict[str, Any]] = {}
         self.counts = {"pool_starts": 0, "actor_starts": 0, "model_loads": 0, "actor_deaths": 0,
                        "batch_retries": 0, "bisections": 0, "inputs_failed": 0}
@@ -246,7 +249,10 @@ class RayEngine:
 
     def report(self) -> dict[str, Any]:
         ray = _ray()
-        nodes = self._nodes() if ray.is_initialized() else []
+        try:
+            nodes = self._nodes() if ray.is_initialized() else []
+        except Exception as exc:  # the report of a run whose cluster failed: say so, keep the rest
+            nodes = [{"error": first_line(exc), "cpus": 0, "gpus": 0}]
         return {"engine": "ray", "address": self.address or "local Ray for this run",
                 "ray_version": ray.__version__, "nodes": nodes,
                 "gpus": sum(n["gpus"] for n in nodes), "actors_per_model": self.settings.actors,
@@ -439,6 +445,11 @@ class RayEngine:
             if first is not None and first.job is not None:
                 first.job.deaths += 1
                 first.job.last_death = reason
+                self._deaths_in_a_row += 1
+                if self._deaths_in_a_row > self._systemic_deaths:
+                    raise EngineError(
+                        f"Ray workers died on {self._deaths_in_a_row} batches in a row with none "
+                        f"finishing between: a systemic failure, not a bad input ({reason})")
         self._slots[slot.index] = self._new_slot(slot.index)
         return [c for c in lost if c.kind in ("job", "ask")]
 
@@ -480,6 +491,10 @@ class RayEngine:
         planned = plan_jobs(backend, todo, settings, batching)
         if not planned:
             return
+        # Bisecting one bad input of the largest batch kills workers at most this often in a
+        # row; more deaths with nothing finishing between is a broken worker, not an input.
+        largest = max(len(j["texts"]) for j in planned)
+        self._systemic_deaths = 2 * (self.settings.max_batch_retries + 1) + largest.bit_length()
         start = time.perf_counter()
         expected = identity(self.info_of(spec))
         queue = deque(_Job(j["langs"], j["texts"]) for j in planned)
@@ -504,6 +519,7 @@ class RayEngine:
                         yield from self._after_death(job, queue)
                     continue
                 outstanding -= 1
+                self._deaths_in_a_row = 0
                 yield self._result(value)
         finally:
             for ref, call in list(self._calls.items()):
