@@ -103,7 +103,7 @@ class Cluster:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in (self.worker, self.head):
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         for proc in (self.worker, self.head):  # raylets and GCS: the rest of each group
@@ -241,14 +241,16 @@ def test_worker_node_killed_mid_run_completes_with_every_row_once(tiny_models, t
 
 
 def test_input_that_kills_its_worker_fails_only_its_article(tiny_models, tmp_path, two_nodes):
-    """Retried once, bisected down to the one input, which fails its article (exit 3 on the
-    CLI); the other articles are local's. Bounded: the run ends by itself."""
+    """Bisected down to the one input, which fails its article (exit 3 on the CLI); the other
+    articles are local's. Bounded: the run ends by itself. No retries and batches of two keep
+    the worker deaths (each a new actor loading its models) few; test_ray_units covers the
+    retries."""
     inp = inputs(tmp_path)
     (inp / "a1.txt").write_text("A POISON story\n\nThe POISON sentence is here. Another one.\n")
-    cfg = config(tiny_models, tmp_path, batch=SMALL_BATCHES)
+    cfg = config(tiny_models, tmp_path, batch={**SMALL_BATCHES, "max_batch_size": 2})
     local = run(inp, cfg, tmp_path / "local", loader=korean_raising_loader)
     remote = run(inp, cfg, tmp_path / "ray", loader=exit_loader, engine="ray",
-                 **{"ray.actors": 2, "ray.max_batch_retries": 1})
+                 **{"ray.actors": 2, "ray.max_batch_retries": 0})
     assert local.articles_failed == remote.articles_failed == 1
     assert remote.manifest["status"] == "complete"
     errors = (remote.run.path / "errors.jsonl").read_text()
@@ -256,7 +258,7 @@ def test_input_that_kills_its_worker_fails_only_its_article(tiny_models, tmp_pat
     engine = remote.manifest["engine"]
     # the two Korean texts holding POISON (the title and a sentence), each failed on its own
     assert engine["inputs_failed"] == 2 and engine["bisections"] >= 1
-    assert engine["batch_retries"] >= 1
+    assert engine["batch_retries"] == 0 and engine["actor_deaths"] >= 3
     _same_articles(local.run.path, remote.run.path, skip=("a1",))
 
 
