@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .backends.devices import DEVICE_PATTERN
 from .errors import ConfigError
@@ -131,15 +131,37 @@ class RaySettings(_Strict):
     """Where and how wide the ray engine runs (summarize/ray_engine.py). None of it changes
     outputs, so none of it is in the config hash."""
 
-    # Cluster to join ("ray://host:10001", "host:6379" or "auto"); unset: RAY_ADDRESS if set,
-    # else a local Ray started for the run and stopped after it.
+    # Cluster to join ("host:6379" or "auto"); unset: RAY_ADDRESS if set, else a local Ray
+    # started for the run and stopped after it. Ray Client (ray://) is not supported.
     address: str | None = None
-    actors: int = Field(1, ge=1)  # actors per model: each holds one copy of the model
+    # Actors held for the whole run; each loads every model it is asked for once.
+    actors: int = Field(1, ge=1)
     gpus_per_actor: float = Field(0.0, ge=0)  # 1: a GPU per actor; 0.5: two actors share one
     cpus_per_actor: float = Field(1.0, gt=0)
+    # Batches queued per actor (one runs, the rest wait on the actor, so it never idles).
+    inflight_per_actor: int = Field(2, ge=1)
+    # A batch whose worker died is retried this many times, then bisected down to the input
+    # that kills it (that input fails its article).
+    max_batch_retries: int = Field(1, ge=0)
+    # Actors that die starting or loading a model this many times in a row stop the run.
+    max_start_failures: int = Field(3, ge=1)
+    # Seconds an actor may take to be placed and start (process and imports, not model load).
+    start_timeout_s: float = Field(300.0, gt=0)
+    # A joined cluster with no node offering CPUs/GPUs of the actor's kind (an autoscaler that
+    # has not added workers yet): wait this long for one before giving up.
+    wait_for_workers_s: float = Field(120.0, ge=0)
     # Only for the local Ray started when no address is given:
     num_cpus: int | None = Field(None, ge=1)
     object_store_memory: int | None = Field(None, ge=78_643_200)  # bytes; Ray's minimum is 75 MiB
+
+    @field_validator("address")
+    @classmethod
+    def _no_ray_client(cls, address: str | None) -> str | None:
+        if address is not None and address.startswith("ray://"):
+            raise ValueError(
+                "ray:// (Ray Client) is not supported: run summarize on a node of the cluster "
+                "with address auto, or give the head's GCS address (HEAD_IP:6379)")
+        return address
 
 
 class Config(_Strict):

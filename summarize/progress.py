@@ -23,7 +23,10 @@ class LogProgress:
         print(line, file=self.stream, flush=True)
 
     def start(self, phase: str, total: int | None = None) -> None:
-        self.totals[phase] = total
+        """Begin (or, started again, extend) a phase: totals add up over the run, so a phase
+        started once per window counts the whole run's work, as its ``done`` does."""
+        before = self.totals.get(phase)
+        self.totals[phase] = before + total if before is not None and total is not None else total
         self.done.setdefault(phase, 0)
 
     def advance(self, phase: str, n: int = 1) -> None:

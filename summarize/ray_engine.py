@@ -1,27 +1,40 @@
-"""The ray engine: generation on a Ray cluster through Ray Data.
+"""The ray engine: generation on actors of a Ray cluster, held for the whole run.
 
 The driver (this process) reads, segments, looks up the translation memory and writes articles
-as with the local engine, holding only tokenizer-only views of the models. The texts still to
-generate are packed into batches by the same token budget, and each batch becomes one row of a
-Ray Dataset mapped by a pool of actors, each holding one copy of the model (one GPU each with
-``gpus_per_actor: 1``). An actor runs the local scheduler on its batch, so out-of-memory
-halving, bisection down to a bad input and the canary probe work as on one machine. Results
-stream back as batches finish and the driver stores each one at once (SQLite, one writer).
+as with the local engine, holding only tokenizer-only views of the models. A pool of
+``ray.actors`` actors (Ray Core) starts on first use and serves every later call: each actor
+loads a model the first time it gets a batch for it and keeps it, so a run pays process start
+once per actor and each model load once per actor, whatever the windows, stages and map-reduce
+levels. The texts still to generate are packed into batches by the same token budget as a local
+run and fed to the actors through a bounded in-flight queue (``inflight_per_actor`` each);
+results are yielded as they finish and the driver stores each one at once (SQLite, one writer).
+An actor runs the local scheduler on its batch, so out-of-memory halving, bisection of a bad
+input and the canary probe work as on one machine.
 
-Ray restarts an actor that dies and retries its batch. A systemic failure (an actor that cannot
-load or warm up its model, a device or library error, a worker whose model precision differs
-from the one the driver fingerprinted) stops the run with one message and exit code 4.
+Failures are bounded. An actor that dies is replaced; the batch it was running is retried
+``max_batch_retries`` times, then bisected until the input that kills the worker fails on its
+own (its article fails, exit 3); workers dying on batch after batch with none finishing
+between is a systemic failure instead. Actors that die starting or loading their model
+``max_start_failures`` times in a row, an actor that cannot be placed, a model that cannot load,
+a systemic failure or a worker whose model precision differs from the one the driver
+fingerprinted stop the run with one message (exit 4). The driver never blocks on Ray without a
+timeout, so an interrupt is seen within a second.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
+import secrets
+import signal
 import socket
+import sys
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import asdict
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlparse
 
 from .backends.base import Backend, Flagged, flag_of
@@ -42,6 +55,9 @@ from .scheduler import (
 )
 
 CONNECT_TIMEOUT_S = 5.0
+TICK_S = 1.0  # the longest the driver blocks in one Ray call
+GET_TIMEOUT_S = 60.0  # fetching a finished result (it is ready; this only bounds the transfer)
+WAIT_LOG_EVERY_S = 10.0
 
 
 def _ray() -> Any:
@@ -60,19 +76,71 @@ def _reachable(address: str) -> tuple[str, int] | None:
     return parsed.hostname, parsed.port
 
 
-def _quiet_ray_data() -> None:
-    """Progress is the run's own: no Ray Data progress bars or per-dataset log lines."""
-    import logging
+def _token_source() -> str | None:
+    """Where a Ray auth token would come from for this process, if anywhere."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if path and Path(path).expanduser().is_file():
+        return path
+    default = Path.home() / ".ray" / "auth_token"
+    return str(default) if default.is_file() else None
 
-    from ray.data import DataContext
 
-    DataContext.get_current().enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+def _set_auth_mode_token() -> None:
+    """RAY_AUTH_MODE=token for this process and the Ray processes it starts. Ray caches its
+    config, so it is re-read (what Ray itself does when it turns token mode on)."""
+    os.environ["RAY_AUTH_MODE"] = "token"
+    from ray._raylet import Config as RayConfig  # type: ignore[attr-defined]
+
+    RayConfig.initialize("")
+
+
+def _died(exc: BaseException) -> bool:
+    """Whether a Ray error means the worker process (or its node) is gone."""
+    from ray import exceptions as rx
+
+    return isinstance(exc, (rx.RayActorError, rx.WorkerCrashedError, rx.NodeDiedError,
+                            rx.OutOfMemoryError, rx.ObjectLostError))
+
+
+@dataclass
+class _Slot:
+    """One place in the pool: the actor now holding it and what it has loaded."""
+
+    index: int
+    actor: Any
+    created: float
+    ready: bool = False
+    about: dict[str, Any] = field(default_factory=dict)
+    models: set[tuple[Any, ...]] = field(default_factory=set)  # loaded or being loaded
+    loading: int = 0  # load calls not answered yet
+    running: int = 0  # jobs submitted, not answered yet
+
+
+@dataclass
+class _Job:
+    """A batch to generate: the texts, and how often a worker died on it."""
+
+    langs: list[Lang]
+    texts: list[str]
+    deaths: int = 0
+    last_death: str = ""
+
+
+@dataclass
+class _Call:
+    """An outstanding actor call."""
+
+    slot: _Slot
+    kind: str  # ready | load | job | ask
+    seq: int
+    job: _Job | None = None
 
 
 class RayEngine:
-    """Generation on Ray actors (see the module docstring). ``loader`` is what the actors load
-    models with (``summarize.backends.load_backend``, or a test's)."""
+    """Generation on Ray actors held for the run (see the module docstring). ``loader`` is what
+    the actors load models with (``summarize.backends.load_backend``, or a test's)."""
 
     def __init__(self, config: Config, loader: Callable[..., Backend]):
         self.config = config
@@ -80,9 +148,17 @@ class RayEngine:
         self.loader = loader
         self._started_here = False
         self.address: str | None = None
-        self.actors: dict[str, dict[str, Any]] = {}
         self._infos: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self.datasets = 0
+        self._slots: list[_Slot] = []
+        self._calls: dict[Any, _Call] = {}
+        self._seq = 0
+        self._start_failures = 0  # in a row
+        self._deaths_in_a_row = 0  # batches that killed their worker with none finishing between
+        self._systemic_deaths = 0
+        self.actors: dict[str, dict[str, Any]] = {}
+        self.counts = {"pool_starts": 0, "actor_starts": 0, "model_loads": 0, "actor_deaths": 0,
+                       "batch_retries": 0, "bisections": 0, "inputs_failed": 0}
+        self.load_seconds = 0.0
         self.seconds = 0.0
 
     # ------------------------------------------------------------------ cluster
@@ -95,9 +171,10 @@ class RayEngine:
             self.address = "this process's Ray"
         else:
             self.address = self.settings.address or os.environ.get("RAY_ADDRESS") or None
+            if self.address and self.address.startswith("ray://"):
+                raise EngineError(f"RAY_ADDRESS={self.address}: ray:// (Ray Client) is not "
+                                  "supported; use the head's GCS address (HEAD_IP:6379) or auto")
             self._connect(ray)
-        _quiet_ray_data()
-        self._check_resources(ray)
 
     def _connect(self, ray: Any) -> None:
         address = self.address
@@ -112,83 +189,295 @@ class RayEngine:
                     raise EngineError(
                         f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
                         f"(is `ray start --head` running there, and the port open?)") from None
+        token = _token_source()
+        if os.environ.get("RAY_AUTH_MODE") is None:
+            if address and token:
+                # Ray sends a token to an explicit address only in token mode.
+                _set_auth_mode_token()
+            elif not address and not token:
+                # A local Ray is token-protected; without this Ray would write a new token to
+                # ~/.ray/auth_token. This run's token lives in its environment only.
+                os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             if address:
                 ray.init(address=address, log_to_driver=False, logging_level="WARNING")
             else:
-                ray.init(num_cpus=self.settings.num_cpus,
+                # "local": a new Ray even where `ray start` left an address to find
+                ray.init(address="local", num_cpus=self.settings.num_cpus,
                          object_store_memory=self.settings.object_store_memory,
                          include_dashboard=False, log_to_driver=False, logging_level="WARNING")
                 self._started_here = True
         except Exception as exc:  # Ray raises several types; each is this one user message
-            where = f"join the Ray cluster at {address}" if address else "start a local Ray"
-            raise EngineError(f"cannot {where}: {first_line(exc)}") from None
+            if not address:
+                raise EngineError(f"cannot start a local Ray: {first_line(exc)}") from None
+            hint = ""
+            if type(exc).__name__ in ("ConnectionError", "AuthenticationError"):
+                hint = (f"; the cluster did not accept this client: its auth token is "
+                        f"{'not the one in ' + token if token else 'missing'} (set "
+                        f"RAY_AUTH_TOKEN to the output of `ray get-auth-token` on the head)"
+                        if os.environ.get("RAY_AUTH_MODE", "token") == "token" or token else "")
+            raise EngineError(f"cannot join the Ray cluster at {address}: {first_line(exc)}"
+                              f"{hint}") from None
+        finally:
+            self._restore_handlers(handlers)
 
-    def _check_resources(self, ray: Any) -> None:
-        """An actor pool the cluster cannot hold would wait forever: say so instead."""
-        total = ray.cluster_resources()
-        need = {"CPU": self.settings.actors * self.settings.cpus_per_actor,
-                "GPU": self.settings.actors * self.settings.gpus_per_actor}
-        short = [f"{need[k]:g} {k}s (the cluster has {total.get(k, 0):g})"
-                 for k in need if need[k] > total.get(k, 0)]
-        if short:
-            raise EngineError(
-                f"the Ray cluster cannot hold {self.settings.actors} actors per model: they need "
-                f"{' and '.join(short)}; lower ray.actors or the per-actor resources")
+    @staticmethod
+    def _restore_handlers(handlers: Mapping[Any, Any]) -> None:
+        """Ray's start-up installs its own SIGTERM handler; the run's handler (an interrupt:
+        exit 130, status interrupted, resumable) must stay the one that acts."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, handler in handlers.items():
+            if callable(handler) and signal.getsignal(sig) is not handler:
+                signal.signal(sig, handler)
 
     def close(self) -> None:
+        """Release the actors (a joined cluster keeps running), stop a Ray started here."""
+        ray = _ray()
+        if ray.is_initialized():
+            for slot in self._slots:
+                with contextlib.suppress(Exception):  # an actor already gone needs no release
+                    ray.kill(slot.actor, no_restart=True)
+        self._slots = []
+        self._calls = {}
         if self._started_here:
-            _ray().shutdown()
+            ray.shutdown()
             self._started_here = False
 
     def report(self) -> dict[str, Any]:
         ray = _ray()
-        nodes = []
-        if ray.is_initialized():
-            for node in ray.nodes():
-                if node.get("Alive"):
-                    res = node.get("Resources", {})
-                    nodes.append({"node_id": node.get("NodeID"), "address": node.get("NodeManagerAddress"),
-                                  "cpus": res.get("CPU", 0), "gpus": res.get("GPU", 0)})
+        try:
+            nodes = self._nodes() if ray.is_initialized() else []
+        except Exception as exc:  # the report of a run whose cluster failed: say so, keep the rest
+            nodes = [{"error": first_line(exc), "cpus": 0, "gpus": 0}]
         return {"engine": "ray", "address": self.address or "local Ray for this run",
                 "ray_version": ray.__version__, "nodes": nodes,
                 "gpus": sum(n["gpus"] for n in nodes), "actors_per_model": self.settings.actors,
                 "cpus_per_actor": self.settings.cpus_per_actor,
-                "gpus_per_actor": self.settings.gpus_per_actor, "datasets": self.datasets,
+                "gpus_per_actor": self.settings.gpus_per_actor, **self.counts,
+                "model_load_seconds": round(self.load_seconds, 3),
                 "seconds": round(self.seconds, 3), "actors": list(self.actors.values())}
 
-    # ------------------------------------------------------------------ models on workers
+    def _nodes(self) -> list[dict[str, Any]]:
+        out = []
+        for node in _ray().nodes():
+            if node.get("Alive"):
+                res = node.get("Resources", {})
+                out.append({"node_id": node.get("NodeID"), "address": node.get("NodeManagerAddress"),
+                            "cpus": res.get("CPU", 0), "gpus": res.get("GPU", 0)})
+        return out
+
+    # ------------------------------------------------------------------ placement
+
+    def _shape(self) -> dict[str, float]:
+        shape = {"CPU": self.settings.cpus_per_actor}
+        if self.settings.gpus_per_actor > 0:
+            shape["GPU"] = self.settings.gpus_per_actor
+        return shape
+
+    def _shape_text(self) -> str:
+        return " + ".join(f"{v:g} {k}" for k, v in self._shape().items())
+
+    @staticmethod
+    def _nodes_text(nodes: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{n['address']} ({n['cpus']:g} CPU, {n['gpus']:g} GPU)"
+                         for n in nodes) or "none"
+
+    def _fits(self, nodes: list[dict[str, Any]]) -> int:
+        """How many actors the nodes hold, each actor on one node."""
+        total = 0
+        for node in nodes:
+            have = {"CPU": node["cpus"], "GPU": node["gpus"]}
+            total += int(min(have[k] // v for k, v in self._shape().items()))
+        return total
+
+    def _check_placement(self) -> None:
+        """Refuse, in seconds, a pool the cluster cannot hold, counting per node (an actor's
+        CPUs and GPUs must be on one node). A joined cluster with no node offering the kind of
+        resource at all may be an autoscaler that has not started workers: wait for one."""
+        waited_from = time.monotonic()
+        last_log = 0.0
+        while True:
+            nodes = self._nodes()
+            kinds = {"CPU": "cpus", "GPU": "gpus"}
+            missing = [k for k in self._shape() if not any(n[kinds[k]] > 0 for n in nodes)]
+            if not missing or self._started_here:
+                break
+            waited = time.monotonic() - waited_from
+            if waited >= self.settings.wait_for_workers_s:
+                raise EngineError(
+                    f"the Ray cluster has no node with {' or '.join(missing)}s after waiting "
+                    f"{waited:.0f}s (ray.wait_for_workers_s) for one to join; nodes: "
+                    f"{self._nodes_text(nodes)}")
+            if waited - last_log >= WAIT_LOG_EVERY_S or last_log == 0.0:
+                last_log = max(waited, 1e-9)
+                print(f"waiting for Ray workers with {' and '.join(missing)}s "
+                      f"({waited:.0f}s of {self.settings.wait_for_workers_s:g}s)", flush=True,
+                      file=sys.stderr)
+            time.sleep(min(TICK_S * 2, self.settings.wait_for_workers_s))
+        fits = self._fits(nodes)
+        if fits < self.settings.actors:
+            raise EngineError(
+                f"the Ray cluster cannot hold {self.settings.actors} actors of "
+                f"{self._shape_text()} each (an actor's resources must be on one node): its "
+                f"nodes hold {fits}: {self._nodes_text(nodes)}; lower ray.actors or the "
+                f"per-actor resources")
+
+    # ------------------------------------------------------------------ the pool
 
     def worker_device(self) -> str:
         if self.settings.gpus_per_actor > 0 and self.config.device in ("auto", "cpu"):
             return "cuda"
         return self.config.device
 
-    def _options(self) -> dict[str, Any]:
-        opts: dict[str, Any] = {"num_cpus": self.settings.cpus_per_actor}
+    def _pool(self) -> list[_Slot]:
+        """The run's actors, started on first use."""
+        if not self._slots:
+            self._check_placement()
+            self.counts["pool_starts"] += 1
+            self._slots = [self._new_slot(i) for i in range(self.settings.actors)]
+        return self._slots
+
+    def _new_slot(self, index: int) -> _Slot:
+        ray = _ray()
+        opts: dict[str, Any] = {"num_cpus": self.settings.cpus_per_actor, "max_restarts": 0,
+                                "max_task_retries": 0}
         if self.settings.gpus_per_actor > 0:
             opts["num_gpus"] = self.settings.gpus_per_actor
-        return opts
+        actor = ray.remote(GenerateActor).options(**opts).remote(
+            self.loader, self.worker_device(), self.config.dtype)
+        self.counts["actor_starts"] += 1
+        slot = _Slot(index, actor, time.monotonic())
+        self._submit(slot, "ready", actor.ready.remote())
+        return slot
 
-    def _remote(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def _submit(self, slot: _Slot, kind: str, ref: Any, job: _Job | None = None) -> None:
+        self._seq += 1
+        self._calls[ref] = _Call(slot, kind, self._seq, job)
+        if kind == "load":
+            slot.loading += 1
+        elif kind in ("job", "ask"):
+            slot.running += 1
+
+    def _ensure_model(self, slot: _Slot, spec: ModelSpec, expected: dict[str, Any],
+                      langs: Sequence[Lang], settings: GenerationSettings) -> None:
+        if spec.key() in slot.models:
+            return
+        slot.models.add(spec.key())
+        self._submit(slot, "load", slot.actor.load.remote(spec, expected, list(langs), settings))
+
+    def _next(self) -> tuple[_Call | None, Any]:
+        """The next answered job or question: (call, value); or (None, calls lost with an
+        actor that died, in the order they were sent; none when an actor became ready).
+        Actor start-ups and model loads are handled here. Blocks at most TICK_S at a time, so interrupts are seen."""
         ray = _ray()
-        try:
-            return ray.get(ray.remote(fn).options(max_retries=1, **self._options()).remote(*args))
-        except Exception as exc:
-            raise _worker_error(exc) from None
+        while True:
+            if not self._calls:
+                raise EngineError("internal: waiting on the Ray pool with nothing sent")
+            try:
+                done, _ = ray.wait(list(self._calls), num_returns=1, timeout=TICK_S)
+            except Exception as exc:  # the cluster itself failed (its head gone)
+                raise EngineError(f"the Ray cluster failed: {first_line(exc)}") from None
+            if not done:
+                self._check_stuck()
+                continue
+            ref = done[0]
+            call = self._calls.pop(ref)
+            try:
+                value = ray.get(ref, timeout=GET_TIMEOUT_S)
+            except Exception as exc:
+                if _died(exc):
+                    return None, self._lose(call, exc)
+                raise _worker_error(exc) from None
+            slot = call.slot
+            if call.kind == "ready":
+                slot.ready = True
+                slot.about = value
+                self.actors[value["actor_id"]] = {**value, "batches": 0, "seconds": 0.0}
+                return None, []  # the caller may have work for it now
+            if call.kind == "load":
+                slot.loading -= 1
+                if "fatal" in value:
+                    raise EngineError(value["fatal"])
+                self.counts["model_loads"] += 1
+                self.load_seconds += value["seconds"]
+                entry = self.actors[slot.about["actor_id"]]
+                entry["device"] = value["device"]
+                entry.setdefault("models", []).append(value["model"])
+                self._start_failures = 0
+                continue
+            slot.running -= 1
+            return call, value
+
+    def _check_stuck(self) -> None:
+        """No actor of the pool started within start_timeout_s: the cluster cannot place them
+        (resources held by others, nodes gone)."""
+        if any(s.ready for s in self._slots) or not self._slots:
+            return
+        oldest = min(s.created for s in self._slots)
+        if time.monotonic() - oldest > self.settings.start_timeout_s:
+            raise EngineError(
+                f"no Ray actor of {self._shape_text()} started within "
+                f"{self.settings.start_timeout_s:g}s (ray.start_timeout_s): the cluster cannot "
+                f"place them now; nodes: {self._nodes_text(self._nodes())}")
+
+    def _lose(self, call: _Call, exc: BaseException) -> list[_Call]:
+        """An actor died: replace it, and hand back its unanswered jobs and questions. The
+        first of them was running when it died and is blamed for it, unless the actor was
+        still starting or loading a model (then nothing is blamed and the start-up failure is
+        counted)."""
+        slot = call.slot
+        lost = sorted([call] + [c for r, c in list(self._calls.items()) if c.slot is slot
+                                and self._calls.pop(r)], key=lambda c: c.seq)
+        self.counts["actor_deaths"] += 1
+        reason = f"{type(exc).__name__}: {_last_line(exc)}"
+        if not slot.ready or slot.loading > 0 or call.kind in ("ready", "load"):
+            self._start_failures += 1
+            if self._start_failures >= self.settings.max_start_failures:
+                raise EngineError(
+                    f"Ray actors keep dying while starting or loading a model "
+                    f"({self._start_failures} in a row; ray.max_start_failures): {reason}")
+        else:
+            first = next((c for c in lost if c.job is not None), None)
+            if first is not None and first.job is not None:
+                first.job.deaths += 1
+                first.job.last_death = reason
+                self._deaths_in_a_row += 1
+                if self._deaths_in_a_row > self._systemic_deaths:
+                    raise EngineError(
+                        f"Ray workers died on {self._deaths_in_a_row} batches in a row with none "
+                        f"finishing between: a systemic failure, not a bad input ({reason})")
+        self._slots[slot.index] = self._new_slot(slot.index)
+        return [c for c in lost if c.kind in ("job", "ask")]
+
+    def _ask(self, method: str, *args: Any) -> Any:
+        """One question to an actor of the pool (a ready one if there is), answered; asked
+        again elsewhere if the actor dies meanwhile."""
+        for _ in range(self.settings.max_start_failures + 1):
+            slots = self._pool()
+            slot = next((s for s in slots if s.ready), slots[0])
+            self._submit(slot, "ask", getattr(slot.actor, method).remote(*args))
+            while True:
+                call, value = self._next()
+                if call is not None:
+                    return value
+                if any(c.kind == "ask" for c in value):
+                    break
+        raise EngineError(f"Ray actors keep dying answering {method}")
 
     def info_of(self, spec: ModelSpec) -> dict[str, Any]:
         """The model's ``info()`` as a worker will run it (precision depends on its device),
-        from a tokenizer-only view built on a worker: no weights are read for it."""
+        from a tokenizer-only view built on an actor: no weights are read for it."""
         if spec.key() not in self._infos:
-            self._infos[spec.key()] = dict(self._remote(
-                _view_info, self.loader, spec, self.worker_device(), self.config.dtype))
+            self._infos[spec.key()] = dict(self._ask("view_info", spec))
         return self._infos[spec.key()]
 
     def check(self, spec: ModelSpec, langs: list[str] | None, fp: str) -> list[Verdict]:
-        """The model check, run on a worker that loads the weights."""
-        return list(self._remote(_check_on_worker, self.loader, spec, langs, self.config, fp,
-                                 self.worker_device()))
+        """The model check, run on an actor (which keeps the model loaded for the run)."""
+        return list(self._ask("check", spec, langs, self.config, fp))
 
     # ------------------------------------------------------------------ generation
 
@@ -196,34 +485,71 @@ class RayEngine:
                  settings: GenerationSettings, batching: Mapping[str, int]
                  ) -> Generator[BatchResult, None, None]:
         """Pack ``todo`` into batches on the driver (``backend`` is a tokenizer-only view),
-        generate them on an actor pool, and yield each finished batch as it arrives."""
+        feed them to the pool a few per actor at a time, and yield each finished batch as it
+        arrives."""
         spec: ModelSpec = backend.spec  # type: ignore[attr-defined]
-        jobs = plan_jobs(backend, todo, settings, batching)
-        if not jobs:
+        planned = plan_jobs(backend, todo, settings, batching)
+        if not planned:
             return
-        _ray()
-        import ray.data
-
+        # Bisecting one bad input of the largest batch kills workers at most this often in a
+        # row; more deaths with nothing finishing between is a broken worker, not an input.
+        largest = max(len(j["texts"]) for j in planned)
+        self._systemic_deaths = 2 * (self.settings.max_batch_retries + 1) + largest.bit_length()
         start = time.perf_counter()
-        self.datasets += 1
-        langs = sorted({lang for job in jobs for lang in job["langs"]}, key=str)
-        ds = ray.data.from_items([{"job": json.dumps(j, ensure_ascii=False)} for j in jobs],
-                                 override_num_blocks=len(jobs))
-        kwargs = {"loader": self.loader, "spec": spec, "settings": settings, "langs": langs,
-                  "device": self.worker_device(), "dtype": self.config.dtype,
-                  "expected": identity(self.info_of(spec)), "batching": dict(batching)}
-        mapped = ds.map_batches(
-            GenerateWorker, fn_constructor_kwargs=kwargs, batch_size=1, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=self.settings.actors), **self._options())
+        expected = identity(self.info_of(spec))
+        queue = deque(_Job(j["langs"], j["texts"]) for j in planned)
+        warm_langs = sorted({lang for j in planned for lang in j["langs"]}, key=str)
+        outstanding = 0
+        limit = self.settings.inflight_per_actor
         try:
-            for row in mapped.iter_rows():
-                yield self._result(json.loads(row["result"]))
-        except SummarizeError:
-            raise
-        except Exception as exc:
-            raise _worker_error(exc) from None
+            while queue or outstanding:
+                for slot in self._pool():
+                    while queue and slot.ready and slot.running < limit:
+                        job = queue.popleft()
+                        self._ensure_model(slot, spec, expected, warm_langs, settings)
+                        ref = slot.actor.run.remote(spec, job.langs, job.texts, settings,
+                                                    dict(batching))
+                        self._submit(slot, "job", ref, job)
+                        outstanding += 1
+                call, value = self._next()
+                if call is None:
+                    lost = [c.job for c in value if c.job is not None]
+                    outstanding -= len(lost)
+                    for job in reversed(lost):
+                        yield from self._after_death(job, queue)
+                    continue
+                outstanding -= 1
+                self._deaths_in_a_row = 0
+                yield self._result(value)
         finally:
+            for ref, call in list(self._calls.items()):
+                if call.kind == "job":  # a consumer that stopped early: drop what is left
+                    del self._calls[ref]
+                    call.slot.running -= 1
             self.seconds += time.perf_counter() - start
+
+    def _after_death(self, job: _Job, queue: deque[_Job]) -> Generator[BatchResult, None, None]:
+        """A job lost with its actor: sent again (innocent, or within its retries), bisected,
+        or, one input that kept killing its worker, failed."""
+        langs = tuple(job.langs)
+        if job.deaths == 0:
+            queue.appendleft(job)
+        elif job.deaths <= self.settings.max_batch_retries:
+            self.counts["batch_retries"] += 1
+            queue.appendleft(job)
+        elif len(job.texts) > 1:
+            self.counts["bisections"] += 1
+            half = len(job.texts) // 2
+            # each half gets one try before it is split again
+            tries = self.settings.max_batch_retries
+            queue.appendleft(_Job(job.langs, job.texts[half:], tries, job.last_death))
+            queue.appendleft(_Job(job.langs, job.texts[:half], tries, job.last_death))
+            yield BatchResult(langs, stats=BatchStats(error_splits=1))
+        else:
+            self.counts["inputs_failed"] += 1
+            yield BatchResult(langs, failures={job.texts[0]: (
+                f"the Ray worker generating this input died {job.deaths} time(s) "
+                f"({job.last_death})")})
 
     def _result(self, res: dict[str, Any]) -> BatchResult:
         if "fatal" in res:
@@ -267,19 +593,9 @@ def plan_jobs(backend: Backend, todo: Mapping[Lang, Sequence[str]], settings: Ge
 # ---------------------------------------------------------------------- on the workers
 
 
-def _view_info(loader: Callable[..., Backend], spec: ModelSpec, device: str, dtype: str
-               ) -> dict[str, Any]:
-    return loader(spec, device=device, dtype=dtype, weights=False).info()
-
-
-def _check_on_worker(loader: Callable[..., Backend], spec: ModelSpec, langs: list[str] | None,
-                     config: Config, fp: str, device: str) -> list[Verdict]:
-    backend = loader(spec, device=device, dtype=config.dtype)
-    return check_model(backend, spec, langs, config, fp)
-
-
 def _encode(output: Any) -> Any:
-    """A generated output for JSON: a flagged text as [text, flag], {lang: ...} per language."""
+    """A generated output as plain data: a flagged text as [text, flag], {lang: ...} per
+    language."""
     if isinstance(output, dict):
         return {lang: _encode(o) for lang, o in output.items()}
     flag = flag_of(output)
@@ -294,75 +610,96 @@ def _decode(output: Any) -> Any:
     return output
 
 
+def _last_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return next((ln for ln in reversed(lines) if ":" in ln and not ln.startswith("File ")),
+                lines[-1] if lines else type(exc).__name__)
+
+
 def _worker_error(exc: BaseException) -> SummarizeError:
     """One line for a failure Ray reports from a worker: the original exception's last line."""
     cause = getattr(exc, "cause", None) or exc.__cause__
     if isinstance(cause, SummarizeError):
         return cause
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    last = next((ln for ln in reversed(lines) if ":" in ln and not ln.startswith("File ")),
-                lines[-1] if lines else type(exc).__name__)
-    return EngineError(f"a Ray worker failed ({type(exc).__name__}): {last}")
+    return EngineError(f"a Ray worker failed ({type(exc).__name__}): {_last_line(exc)}")
 
 
-class GenerateWorker:
-    """One actor of the pool: loads the model once, checks it is the model the driver
-    fingerprinted, warms it up, then runs the scheduler on each batch it is given. A failure
-    to load is returned with the first batch rather than raised, so the driver stops with the
-    message instead of Ray restarting the actor over and over."""
+class GenerateActor:
+    """One actor of the run's pool. It loads each model the first time it is asked to
+    (checking it is the model the driver fingerprinted, then warming it up) and keeps it for
+    the run; each batch runs the local scheduler. Failures to load are answered, not raised,
+    so the driver stops with the message instead of Ray retrying."""
 
-    def __init__(self, loader: Callable[..., Backend], spec: ModelSpec,
-                 settings: GenerationSettings, langs: list[Lang], device: str, dtype: str,
-                 expected: dict[str, Any], batching: dict[str, int]) -> None:
+    def __init__(self, loader: Callable[..., Backend], device: str, dtype: str) -> None:
         import ray
 
         ctx = ray.get_runtime_context()
+        self.loader = loader
+        self.device = device
+        self.dtype = dtype
         self.about: dict[str, Any] = {"actor_id": ctx.get_actor_id(), "node_id": ctx.get_node_id(),
-                                      "pid": os.getpid(), "model": spec.model}
-        self.settings = settings
-        self.batching = batching
-        self.fatal: str | None = None
+                                      "pid": os.getpid()}
+        self.backends: dict[tuple[Any, ...], Backend] = {}
+        self.fatal: dict[tuple[Any, ...], str] = {}
+
+    def ready(self) -> dict[str, Any]:
+        return self.about
+
+    def _backend(self, spec: ModelSpec) -> Backend:
+        if spec.key() not in self.backends:
+            self.backends[spec.key()] = self.loader(spec, device=self.device, dtype=self.dtype)
+        return self.backends[spec.key()]
+
+    def view_info(self, spec: ModelSpec) -> dict[str, Any]:
+        return self.loader(spec, device=self.device, dtype=self.dtype, weights=False).info()
+
+    def check(self, spec: ModelSpec, langs: list[str] | None, config: Config, fp: str
+              ) -> list[Verdict]:
+        return check_model(self._backend(spec), spec, langs, config, fp)
+
+    def load(self, spec: ModelSpec, expected: dict[str, Any], langs: list[Lang],
+             settings: GenerationSettings) -> dict[str, Any]:
+        start = time.perf_counter()
         try:
-            self.backend = loader(spec, device=device, dtype=dtype)
-            info = self.backend.info()
+            backend = self._backend(spec)
+            info = backend.info()
             self.about["device"] = info.get("device")
             got = identity(info)
             if got != expected:
                 diff = {k: (expected.get(k), got.get(k)) for k in got if got.get(k) != expected.get(k)}
-                self.fatal = (f"{spec.model} on a worker ({info.get('device')}) is not the model "
-                              f"the run fingerprinted: {diff} (planned, found); a cluster of mixed "
-                              f"accelerators needs dtype set explicitly in the config")
+                self.fatal[spec.key()] = (
+                    f"{spec.model} on a worker ({info.get('device')}) is not the model the run "
+                    f"fingerprinted: {diff} (planned, found); a cluster of mixed accelerators "
+                    f"needs dtype set explicitly in the config")
             else:
-                warm_up(self.backend, langs, settings)
+                warm_up(backend, langs, settings)
         except SummarizeError as exc:
-            self.fatal = str(exc)
+            self.fatal[spec.key()] = str(exc)
         except Exception as exc:
-            self.fatal = f"{spec.model}: cannot load on a Ray worker: {first_line(exc)}"
+            self.fatal[spec.key()] = f"{spec.model}: cannot load on a Ray worker: {first_line(exc)}"
+        if spec.key() in self.fatal:
+            return {"fatal": self.fatal[spec.key()]}
+        return {"model": spec.model, "device": self.about.get("device"),
+                "seconds": time.perf_counter() - start}
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
-
-        return {"result": np.array([json.dumps(self._run(json.loads(j)), ensure_ascii=False)
-                                    for j in batch["job"]], dtype=object)}
-
-    def _run(self, job: dict[str, Any]) -> dict[str, Any]:
-        if self.fatal is not None:
-            return {"fatal": self.fatal, "kind": "engine"}
-        langs = job["langs"]
+    def run(self, spec: ModelSpec, langs: list[Lang], texts: list[str],
+            settings: GenerationSettings, batching: dict[str, int]) -> dict[str, Any]:
+        if spec.key() in self.fatal:
+            return {"fatal": self.fatal[spec.key()], "kind": "engine"}
+        backend = self._backend(spec)
         start = time.perf_counter()
         try:
             if len(langs) > 1:
-                schedule = iter_generate_all_multi(self.backend, job["texts"], langs,
-                                                   self.settings, **self.batching)
+                schedule = iter_generate_all_multi(backend, texts, cast(list[str], langs), settings,
+                                                   **batching)
             else:
-                schedule = iter_generate_all(self.backend, job["texts"], langs[0], self.settings,
-                                             **self.batching)
+                schedule = iter_generate_all(backend, texts, langs[0], settings, **batching)
             gen = drain(schedule, None)
         except SummarizeError as exc:
             return {"fatal": str(exc), "kind": "generation"}
-        stats = getattr(self.backend, "device_stats", None)
-        return {"id": job["id"], "langs": langs, "texts": job["texts"],
-                "outputs": [_encode(o) for o in gen.outputs],
-                "failures": gen.failures, "stats": asdict(gen.stats), "actor": self.about,
+        stats = getattr(backend, "device_stats", None)
+        return {"langs": langs, "texts": texts, "outputs": [_encode(o) for o in gen.outputs],
+                "failures": gen.failures, "stats": asdict(gen.stats),
+                "actor": {**self.about, "model": spec.model},
                 "seconds": time.perf_counter() - start,
                 "device_stats": stats(reset=False) if stats is not None else None}
