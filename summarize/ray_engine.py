@@ -571,7 +571,7 @@ def plan_jobs(backend: Backend, todo: Mapping[Lang, Sequence[str]], settings: Ge
               batching: Mapping[str, int]) -> list[dict[str, Any]]:
     """The batches a local run would make, in its order: texts missing in every language of a
     multilingual model in one pass for all of them, the rest per language; each pass packed by
-    the scheduler's own rule (token budget, size and hypotheses caps)."""
+    the scheduler's own rule (token budget, size and hypotheses caps, one new-token budget)."""
     shared = shared_texts(backend, todo)
     named: list[Lang] = [lang for lang in todo if lang is not None]
     passes: list[tuple[list[Lang], list[str]]] = [(named, shared)] if shared else []
@@ -585,7 +585,7 @@ def plan_jobs(backend: Backend, todo: Mapping[Lang, Sequence[str]], settings: Ge
         lengths = backend.count_tokens(unique, langs[0])
         size = texts_per_call(batching["max_batch_size"], settings, len(langs),
                               batching.get("max_hypotheses", DEFAULT_MAX_HYPOTHESES))
-        for b in pack(lengths, batching["max_batch_tokens"], size):
+        for b in pack(lengths, batching["max_batch_tokens"], size, settings.budget):
             jobs.append({"id": len(jobs), "langs": langs, "texts": [unique[i] for i in b]})
     return jobs
 
