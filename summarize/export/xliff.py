@@ -50,7 +50,7 @@ from .run import (
     ExportError,
     ExportReport,
     RunView,
-    write_text,
+    StreamedText,
 )
 
 NS = "urn:oasis:names:tc:xliff:document:2.0"
@@ -284,8 +284,11 @@ def _indent(el: etree._Element, level: int = 0) -> None:
     el[-1].tail = "\n" + "  " * level
 
 
-def xliff_document(view: RunView, lang: str, report: ExportReport) -> str | None:
-    """The whole <lang>.xlf document; None when no article has segments."""
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+_END = "\n</xliff>"
+
+
+def _root(run_id: str, lang: str) -> etree._Element:
     root = etree.Element(
         q("xliff"),
         nsmap={None: NS, "sum": SUM_NS},
@@ -293,33 +296,64 @@ def xliff_document(view: RunView, lang: str, report: ExportReport) -> str | None
         srcLang=SOURCE_LANG,
         trgLang=lang,
     )
-    root.set(s_("run"), xml_safe(view.run_id))
+    root.set(s_("run"), xml_safe(run_id))
     root.set(s_("trgLang"), lang)
+    return root
+
+
+def _start_tag(run_id: str, lang: str) -> str:
+    """The document's `<xliff …>` start tag, as lxml writes it around any content."""
+    root = _root(run_id, lang)
+    root.text = "x"
+    text = etree.tostring(root, encoding="unicode")
+    return text[: -len("x</xliff>")]
+
+
+def _file_chunk(file_el: etree._Element, run_id: str, lang: str, start: str) -> str:
+    """One article's <file>, indented, with the whitespace before it, exactly as it appears
+    inside the whole document: serialised under an <xliff> root like the document's, so its
+    namespaces resolve to the document's declarations, then cut out of that root."""
+    root = _root(run_id, lang)
+    root.append(file_el)
+    _indent(root)
+    text = etree.tostring(root, encoding="unicode")
+    if not (text.startswith(start) and text.endswith(_END)):  # lxml changed how it writes
+        raise AssertionError(f"unexpected XLIFF serialisation of {file_el.get('original')!r}")
+    return text[len(start) : -len(_END)]
+
+
+def write_xliff(view: RunView, lang: str, out: StreamedText, report: ExportReport) -> bool:
+    """Write the <lang>.xlf document into `out` one article at a time; False (and nothing
+    written) when no article has segments.
+
+    The bytes are those of the whole document built as one tree and indented; only one
+    article's <file> is ever in memory.
+    """
+    start = _start_tag(view.run_id, lang)
     for doc in view.articles():
         file_el = article_file(doc, lang)
         if file_el is None:
             report.skipped.append(f"{doc['id']} ({lang}): no segments")
             continue
-        root.append(file_el)
-    if len(root) == 0:
-        return None
-    _indent(root)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(root, encoding="unicode") + "\n"
-    )
+        if not out.started:
+            out.write(XML_DECLARATION + start)
+        out.write(_file_chunk(file_el, view.run_id, lang, start))
+    if not out.started:
+        return False
+    out.write(_END + "\n")
+    return True
 
 
 def export_xliff(view: RunView, to: Path, report: ExportReport) -> None:
-    """Write one XLIFF 2.0 file per target language the run has."""
-    report.articles = len(view.article_ids())
+    """Write one XLIFF 2.0 file per target language the run has, streaming each."""
+    report.articles = view.count_articles()
     written = []
     for lang in view.languages(report):
         if lang == SOURCE_LANG:
             continue
-        data = xliff_document(view, lang, report)
-        if data is None:
-            continue
-        write_text(to / f"{lang}.xlf", data)
+        with StreamedText(to / f"{lang}.xlf") as out:
+            if not write_xliff(view, lang, out, report):
+                continue
         report.files_written += 1
         written.append(lang)
     report.languages = tuple(written)
