@@ -107,7 +107,7 @@ class RunView:
         """Each article document, sorted by id, one at a time; a malformed one is an
         ExportError naming its file."""
         for article_id in self.iter_article_ids():
-            yield self._load(article_id)
+            yield self.load(article_id)
 
     def configured_languages(self, report: ExportReport | None = None) -> tuple[str, ...]:
         """The run's target languages from its manifest, limited to TARGET_LANGS.
@@ -145,7 +145,8 @@ class RunView:
                     found.add(lang)
         return lang_order(found)
 
-    def _load(self, article_id: str) -> dict[str, Any]:
+    def load(self, article_id: str) -> dict[str, Any]:
+        """One article document, validated; an ExportError names its file otherwise."""
         path = os.path.join(self.articles_dir, f"{article_id}.json")  # a str: see _stem
         try:
             with open(path, encoding="utf-8") as fh:
