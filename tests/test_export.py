@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import re
 import shutil
@@ -935,3 +936,29 @@ def test_export_memory_does_not_grow_with_the_number_of_articles(
         f"peak traced memory {peaks[0]} B at 50 articles, {peaks[1]} B at 500 "
         f"({peaks[1] / peaks[0]:.1f}x, {per_article:.0f} B per article)"
     )
+
+
+@pytest.mark.parametrize(("fmt", "module", "name"), [
+    ("xliff", "summarize.export.xliff", "article_file"),
+    ("i18next", "summarize.export.i18next", "entry_of"),
+])
+def test_a_failure_mid_stream_leaves_the_previous_export_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: Any, module: str, name: str
+) -> None:
+    run = synthetic_run(tmp_path / "run", golden_ids(12))
+    to = tmp_path / "out"
+    export_run(run, fmt, to)
+    before = all_files(to)
+    real = getattr(importlib.import_module(module), name)
+    calls = []
+
+    def failing(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 5:
+            raise ExportError("disk on fire")
+        return real(*args)
+
+    monkeypatch.setattr(f"{module}.{name}", failing)
+    with pytest.raises(ExportError, match="disk on fire"):
+        export_run(run, fmt, to)
+    assert all_files(to) == before  # no half-written file, no temp file left behind
