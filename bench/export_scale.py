@@ -9,7 +9,7 @@ the store (`OutputDir.create_run`, `Run.article_path`, `store.dump_json`, `Run.w
 `OutputDir.point_latest`; `--fsync` writes each article with `Run.write_article`, fsync
 included, as a run does). They are kept under bench/out/export_scale/ and reused while the
 generator is unchanged. Each export is the real CLI (`python -m summarize export`) in its own
-process; its peak RSS comes from wait4().
+process, started by a bare interpreter that reports its peak RSS (getrusage of its child).
 
 After each XLIFF export, `summarize import --dry-run` reads its ko.xlf back (nothing edited, so
 every segment is judged and skipped): the review import is measured the same way.
@@ -152,31 +152,42 @@ def _dump(doc: dict[str, Any]) -> bytes:
     return dump_json(doc)
 
 
+# Spawns one command and reports its peak RSS. It runs in a bare interpreter of its own: a
+# child's ru_maxrss also counts the pages it shared with its parent before exec (vfork/fork),
+# so spawning straight from this process, which grows as it works, would inflate the figure.
+_RUNNER = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+print(json.dumps({"rc": proc.returncode, "seconds": time.perf_counter() - start,
+                  "maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                  "stderr": proc.stderr.decode(errors="replace")[-4000:]}))
+"""
+
+
 def _measure(args: list[str]) -> tuple[float, float]:
     """Run `python -m summarize ARGS` in a fresh process: its peak RSS (MB) and seconds."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                                       os.environ.get("PYTHONPATH")]))}
     cmd = [sys.executable, "-m", "summarize", *args]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{stderr.decode()}")
-    return round(usage.ru_maxrss / 1024, 1), round(seconds, 2)
+    done = subprocess.run([sys.executable, "-c", _RUNNER, *cmd], env=env, cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)
+    if result["rc"] != 0:
+        raise SystemExit(f"failed ({result['rc']}): {' '.join(cmd)}\n{result['stderr']}")
+    return round(result["maxrss_kb"] / 1024, 1), round(result["seconds"], 2)
+
+
+def _size(folder: Path) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
 
 
 def measure_export(out: Path, fmt: str, to: Path) -> dict[str, Any]:
     """`summarize export` of OUT's latest run: peak RSS, seconds and output size."""
     shutil.rmtree(to, ignore_errors=True)
     peak, seconds = _measure(["export", str(out), "--format", fmt, "--to", str(to)])
-    size = sum(p.stat().st_size for p in to.rglob("*") if p.is_file())
     return {"format": fmt, "peak_rss_mb": peak, "seconds": seconds,
-            "output_mb": round(size / 1e6, 1)}
+            "output_mb": round(_size(to) / 1e6, 1)}
 
 
 def measure_import(out: Path, xlf: Path) -> dict[str, Any]:
