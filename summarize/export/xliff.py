@@ -452,11 +452,12 @@ def _check_root(path: Path, root: etree._Element) -> str:
     return lang
 
 
-def _syntax_error(exc: etree.XMLSyntaxError) -> str:
-    """The parser's first error with its line and column: iterparse's exception itself may
-    only say "no element found" where the log says "Entity 'e' not defined"."""
+def _syntax_error(exc: etree.XMLSyntaxError, path: Path) -> str:
+    """The parser's first error in `path` with its line and column: iterparse's exception
+    itself may only say "no element found" where the log says "Entity 'e' not defined" (the
+    log can also hold earlier parses' errors, hence the file name)."""
     for entry in exc.error_log:
-        if entry.level >= etree.ErrorLevels.ERROR:
+        if entry.level >= etree.ErrorLevels.ERROR and entry.filename == str(path):
             return f"{entry.message}, line {entry.line}, column {entry.column}"
     return str(exc)
 
@@ -482,6 +483,7 @@ class ReviewReader:
                 f"{self.path}: has a DOCTYPE; reviewed XLIFF files with a DTD or entities "
                 "are refused"
             )
+        etree.clear_error_log()  # this thread's log: only this file's errors from here on
         self._events = etree.iterparse(
             str(self.path),
             events=("start", "end"),
@@ -502,7 +504,8 @@ class ReviewReader:
         try:
             return next(self._events, None)
         except etree.XMLSyntaxError as exc:
-            raise ExportError(f"{self.path}: not well-formed XML: {_syntax_error(exc)}") from None
+            detail = _syntax_error(exc, self.path)
+            raise ExportError(f"{self.path}: not well-formed XML: {detail}") from None
         except (etree.LxmlError, ValueError) as exc:
             raise ExportError(f"{self.path}: cannot be parsed as XML: {exc}") from None
 
