@@ -319,7 +319,10 @@ def _file_chunk(file_el: etree._Element, run_id: str, lang: str, start: str) -> 
     _indent(root)
     text = etree.tostring(root, encoding="unicode")
     if not (text.startswith(start) and text.endswith(_END)):  # lxml changed how it writes
-        raise AssertionError(f"unexpected XLIFF serialisation of {file_el.get('original')!r}")
+        raise ExportError(
+            f"cannot write XLIFF: lxml {etree.__version__} serialised article "
+            f"{file_el.get('original')!r} in an unexpected form"
+        )
     return text[len(start) : -len(_END)]
 
 
