@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
+import tracemalloc
 import unicodedata
 from pathlib import Path
 
@@ -472,3 +474,102 @@ def test_an_unexpected_failure_is_a_message_not_a_traceback(
     result = import_(xlf / "ko.xlf", out)
     assert result.exit_code == 1
     assert "internal error (RuntimeError): disk on fire" in result.stderr
+
+
+# -- streaming: same judgement as before, memory flat in the size of the file ---------------
+
+
+def review_edits(path: Path) -> None:
+    """Edits of every kind on a generated run's export, one article apart."""
+    edit(path, "a-b", "body", "p0s0", target="고친 번역.")  # a reviewer's edit
+    edit(path, "a/x", "title", "p0s0", state="final")  # a raised state
+    edit(path, "a0", "body", "p0s0", source="Edited source.", target="원문이 바뀌었다.")
+    edit(path, "news/0001", "summary", "p0s0", target="  ")  # emptied
+    tree = etree.parse(str(path))
+    files = {f.get("original"): f for f in tree.getroot().iter(f"{X}file")}
+    for original in ("news/0003", "news/0006", "news/0007"):  # a tool dropped the records
+        for el in list(files[original].iter(f"{{{SUM_NS}}}exported")):
+            el.getparent().remove(el)
+    files["news/0006"].set("original", "../news/0006")  # and an id the run does not have
+    tree.write(str(path), xml_declaration=True, encoding="UTF-8")
+    edit(path, "news/0003", "body", "p0s0", target="기록 없이 고쳤다.")
+    edit(path, "news/0003", "title", "p0s0", source="Moved source.", target="바뀐 원문.")
+    edit(path, "../news/0006", "title", "p0s0", state="final")
+    edit(path, "../news/0006", "body", "p0s0", source="Not in the run.", state="reviewed")
+    edit(path, "news/0007", "body", "p0s0", state="final")
+
+
+# Recorded from the import that parsed the whole file and scanned the whole run first.
+IMPORT_GOLDEN = "fabdfad8db3e920e51f3e4d9efc19a1f3cad1449ea7ef583b0cc81e6f1b7ab47"
+
+
+def test_import_judges_a_generated_review_as_before_it_streamed(tmp_path: Path) -> None:
+    from tests.test_export import golden_ids, synthetic_run
+
+    root = tmp_path / "out"
+    run = synthetic_run(root / "20261201T000000000000Z-abcdef12", golden_ids(24))
+    (root / "latest").symlink_to(run.name)
+    to = tmp_path / "review"
+    assert invoke("export", str(root), "--format", "xliff", "--to", str(to)).exit_code == 0
+    review_edits(to / "ko.xlf")
+    said = []
+    for extra in (("--dry-run",), ()):
+        result = import_(to / "ko.xlf", root, *extra)
+        said.append([result.exit_code, result.stdout.replace(str(tmp_path), "TMP"), result.stderr])
+    said.append(human_rows(root))
+    digest = hashlib.sha256(json.dumps(said, ensure_ascii=False).encode()).hexdigest()
+    assert digest == IMPORT_GOLDEN, json.dumps(said, ensure_ascii=False, indent=1)
+
+
+def _import_peak(path: Path, out: Path) -> int:
+    from summarize.export.review import plan_import
+
+    tracemalloc.start()
+    try:
+        report = plan_import(path, out, dry_run=True)
+        assert len(report.taken) == 2, report.lines()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_import_memory_does_not_grow_with_the_size_of_the_file(tmp_path: Path) -> None:
+    """The file is read an article at a time and the run only where a segment needs it:
+    under 200 bytes more per article at 500 articles than at 50 (the import that parsed the
+    whole file and scanned the whole run kept over 10 KB per article)."""
+    from summarize.export import export_run
+    from tests.test_export import golden_ids, synthetic_run
+
+    files = []
+    for n in (50, 500):
+        root = tmp_path / f"out-{n}"
+        run = synthetic_run(root / "20261201T000000000000Z-abcdef12", golden_ids(n))
+        (root / "latest").symlink_to(run.name)
+        export_run(root, "xliff", tmp_path / f"review-{n}")
+        path = tmp_path / f"review-{n}" / "ko.xlf"
+        edit(path, "a-b", "body", "p0s0", target="고친 번역.")
+        edit(path, "zeta", "title", "p0s0", target="고친 제목.")
+        files.append((path, root))
+    _import_peak(*files[1])  # imports and caches are not the import's
+    peaks = [_import_peak(*pair) for pair in files]
+    per_article = (peaks[1] - peaks[0]) / (500 - 50)
+    assert per_article < 200, (
+        f"peak traced memory {peaks[0]} B at 50 articles, {peaks[1]} B at 500 "
+        f"({peaks[1] / peaks[0]:.1f}x, {per_article:.0f} B per article)"
+    )
+
+
+def test_an_article_split_over_two_files_is_refused(out: Path, xlf: Path) -> None:
+    path = xlf / "ko.xlf"
+    tree = etree.parse(str(path))
+    root = tree.getroot()
+    brief = root.find(f"{X}file[@original='brief']")
+    root.remove(brief)
+    root.append(brief)  # brief now comes after the other articles
+    copy = etree.fromstring(etree.tostring(brief))
+    copy.remove(copy.find(f"{X}unit[@id='title']"))
+    root.insert(0, copy)  # and its body also before them
+    tree.write(str(path), xml_declaration=True, encoding="UTF-8")
+    result = import_(path, out)
+    assert_refused(result, path, "a second <file> for this article", out)
+    assert "article 'brief'" in result.stderr

@@ -4,6 +4,11 @@ Exporters read only the run folder (manifest.json and articles/**.json) and writ
 deterministically (sorted ids and keys), so exporting the same run twice gives
 byte-identical files and a re-export after a new run diffs cleanly. Files of
 articles that are no longer in the run are left in place, never deleted.
+
+Everything streams: articles are read one at a time in id order and each output
+file is written as they come (into a temp file renamed into place at the end), so
+memory does not grow with the number of articles; the review import reads a
+reviewed file one <file> at a time.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ and layouts are left alone.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -130,14 +131,15 @@ def page(doc: dict[str, Any], texts: Texts) -> str:
     return front_matter(doc, texts) + "\n" + escape_shortcodes(texts.body).rstrip("\n") + "\n"
 
 
-def page_path(article_id: str, hugo_lang: str) -> Path:
+def page_path(article_id: str, hugo_lang: str) -> str:
+    """`content/<lang>/<id>.md`, as a string (pathlib would intern every article's name)."""
     parts = article_id.split("/")
     if any(p in _RESERVED_NAMES for p in parts):
         raise ExportError(
             f"article id {article_id!r} cannot be a Hugo page: "
             f"'index' and '_index' are reserved file names in Hugo"
         )
-    return Path("content", hugo_lang, *parts[:-1], parts[-1] + ".md")
+    return "/".join(("content", hugo_lang, *parts[:-1], parts[-1] + ".md"))
 
 
 def site_config(langs: tuple[str, ...]) -> str:
@@ -230,7 +232,7 @@ def export_hugo(view: RunView, to: Path, report: ExportReport) -> None:
     written: set[str] = set()
     for doc, lang, texts in iter_texts(view, report):
         path = page_path(doc["id"], HUGO_LANGS[lang][0])  # lang is validated: see iter_texts
-        write_text(to / path, page(doc, texts))
+        write_text(os.path.join(to, path), page(doc, texts))  # one page at a time
         report.files_written += 1
         written.add(lang)
     report.languages = tuple(lang for lang in langs if lang in written)

@@ -16,9 +16,11 @@ run when that one is gone: a sentence that run does not have is reported, not st
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,10 +32,9 @@ from .xliff import (
     HUMAN_STATES,
     Exported,
     ReviewedSegment,
-    ReviewFile,
+    ReviewReader,
     digest,
     export_records,
-    read_review,
 )
 
 # Reasons, as the report prints them.
@@ -60,7 +61,7 @@ class ImportReport:
     run_id: str  # the run the sources were checked against
     dry_run: bool
     taken: list[tuple[ReviewedSegment, str]] = field(default_factory=list)  # (segment, English)
-    skipped: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    skipped: Counter[str] = field(default_factory=Counter)  # why -> segments (not kept)
     refused: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     notes: list[str] = field(default_factory=list)
     stored: int = 0
@@ -71,12 +72,12 @@ class ImportReport:
 
     def lines(self, limit: int = 5) -> list[str]:
         """The report as printed: counts, then each reason with up to `limit` segments."""
-        skipped = sum(len(refs) for refs in self.skipped.values())
+        skipped = sum(self.skipped.values())
         out = [f"import {self.path} ({self.lang}), sources checked against run {self.run_id}"]
         out += [f"  note: {note}" for note in self.notes]
         out.append(f"  taken    {len(self.taken)} segment(s)")
         out.append(f"  skipped  {skipped} segment(s)")
-        out += [f"    {len(refs)} {why}" for why, refs in self.skipped.items()]
+        out += [f"    {count} {why}" for why, count in self.skipped.items()]
         out.append(f"  refused  {self.refused_count} segment(s)")
         for why, refs in self.refused.items():
             more = f", … {len(refs) - limit} more" if len(refs) > limit else ""
@@ -97,77 +98,132 @@ def is_human(seg: ReviewedSegment, rec: Exported | None) -> bool | None:
     return edited or (raised and rec.state not in HUMAN_STATES)
 
 
-def _reference_run(od: OutputDir, review: ReviewFile) -> tuple[Run, list[str]]:
+def _reference_run(od: OutputDir, path: Path, run_id: str | None) -> tuple[Run, list[str]]:
     """The run to check sources against, and a note when it is not the exported one."""
     runs = {run.run_id: run for run in od.runs()}
-    if review.run_id and review.run_id in runs:  # matched by name: never a path from the file
-        return runs[review.run_id], []
+    if run_id and run_id in runs:  # matched by name: never a path from the file
+        return runs[run_id], []
     latest = od.latest()
     if latest is None or not (latest.path / "manifest.json").is_file():
         raise ExportError(
-            f"{review.path}: {od.root} has no run to check the English sources against "
-            f"(the file names run {review.run_id!r})"
+            f"{path}: {od.root} has no run to check the English sources against "
+            f"(the file names run {run_id!r})"
         )
-    why = (
-        f"run {review.run_id!r} named by the file is not in {od.root}"
-        if review.run_id
-        else "the file names no run"
-    )
+    why = f"run {run_id!r} named by the file is not in {od.root}" if run_id else "the file names no run"
     return latest, [f"{why}; checked against the latest run {latest.run_id}"]
 
 
 Place = tuple[str, str, int, int]  # article, part, para, sent
+_ARTICLE_ID = re.compile(r"[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*\Z")  # as the readers make them
 
 
-def _scan_run(view: RunView, lang: str) -> tuple[dict[str, str], dict[Place, Exported]]:
-    """The run's English sentences (NFC form -> exact text) and its export records."""
+class _RunRecords:
+    """The export records of the run's articles, loaded one article at a time as the file's
+    segments ask for them (a file's segments come article by article)."""
+
+    def __init__(self, view: RunView, lang: str):
+        self.view = view
+        self.lang = lang
+        self._article: str | None = None
+        self._records: dict[tuple[str, int, int], Exported] = {}
+
+    def get(self, seg: ReviewedSegment) -> Exported | None:
+        if seg.article_id != self._article:
+            self._article = seg.article_id
+            self._records = self._load(seg.article_id)
+        return self._records.get((seg.part, seg.para, seg.sent))
+
+    def _load(self, article_id: str) -> dict[tuple[str, int, int], Exported]:
+        # The id comes from the file: only one the run's store could have written is looked up.
+        if not _ARTICLE_ID.match(article_id):
+            return {}
+        if not os.path.isfile(os.path.join(self.view.articles_dir, f"{article_id}.json")):
+            return {}
+        return export_records(self.view.load(article_id), self.lang)
+
+
+@dataclass
+class _Candidate:
+    """A segment that passed every check but the last: is its English a sentence of the run?"""
+
+    seg: ReviewedSegment
+    order: int  # its place in the file
+
+
+def _known_sentences(view: RunView, wanted: set[str]) -> dict[str, str]:
+    """The run's English sentences among `wanted` (NFC form -> exact text, the first found in
+    id order), read one article at a time."""
     known: dict[str, str] = {}
-    records: dict[Place, Exported] = {}
+    if not wanted:
+        return known
     for doc in view.articles():
         for seg in doc.get("segments") or []:
             en = seg["en"]
-            known.setdefault(unicodedata.normalize("NFC", en.strip()), en)
-        for (part, para, sent), rec in export_records(doc, lang).items():
-            records[(doc["id"], part, para, sent)] = rec
-    return known, records
+            norm = unicodedata.normalize("NFC", en.strip())
+            if norm in wanted:
+                known.setdefault(norm, en)
+    return known
 
 
 def plan_import(path: Path, out: Path, *, dry_run: bool = False) -> ImportReport:
-    """Read and judge a reviewed file against OUT's runs; stores nothing."""
-    review = read_review(path)
+    """Read and judge a reviewed file against OUT's runs; stores nothing.
+
+    The file is read one article at a time, and the run is only read where a segment needs
+    it: an article's export records when the file lost them, and the English sentences a
+    taken segment claims. What stays in memory is the taken segments and the reasons, not
+    the file or the run.
+    """
+    reader = ReviewReader(path)
     od = OutputDir(Path(out))
-    run, notes = _reference_run(od, review)
+    run, notes = _reference_run(od, reader.path, reader.run_id)
     view = open_run(run.path, require_complete=False)
     langs = view.configured_languages()
-    if review.lang not in langs:
+    if reader.lang not in langs:
         raise ExportError(
-            f"{path}: trgLang {review.lang!r} is not one of run {run.run_id}'s languages "
+            f"{path}: trgLang {reader.lang!r} is not one of run {run.run_id}'s languages "
             f"({', '.join(langs) or 'none'})"
         )
-    known, run_records = _scan_run(view, review.lang)
-    if notes:  # not the run the file came from: its records say nothing about this file
-        run_records = {}
-    report = ImportReport(Path(path), review.lang, run.run_id, dry_run, notes=notes)
-    for seg in review.segments:
+    # Not the run the file came from: its records say nothing about this file.
+    run_records = None if notes else _RunRecords(view, reader.lang)
+    report = ImportReport(Path(path), reader.lang, run.run_id, dry_run, notes=notes)
+    first_refusal: dict[str, int] = {}
+    candidates: list[_Candidate] = []
+    for order, seg in enumerate(reader.segments()):
         if not seg.target:
-            report.skipped[SKIP_EMPTY].append(seg.ref)
+            report.skipped[SKIP_EMPTY] += 1
             continue
-        rec = seg.exported or run_records.get((seg.article_id, seg.part, seg.para, seg.sent))
+        rec = seg.exported
+        if rec is None and run_records is not None:
+            rec = run_records.get(seg)
         human = is_human(seg, rec)
         if human is False:
-            report.skipped[SKIP_UNCHANGED].append(seg.ref)
+            report.skipped[SKIP_UNCHANGED] += 1
             continue
+        why = None
         if human is None:
-            report.refused[REFUSE_NO_RECORD].append(seg.ref)
+            why = REFUSE_NO_RECORD
+        elif rec is not None and rec.source != digest(seg.source):
+            why = REFUSE_SOURCE_EDITED
+        if why is not None:
+            first_refusal.setdefault(why, order)
+            report.refused[why].append(seg.ref)
             continue
-        if rec is not None and rec.source != digest(seg.source):
-            report.refused[REFUSE_SOURCE_EDITED].append(seg.ref)
-            continue
-        english = known.get(unicodedata.normalize("NFC", seg.source))
+        candidates.append(_Candidate(seg, order))
+
+    wanted = {unicodedata.normalize("NFC", c.seg.source) for c in candidates}
+    known = _known_sentences(view, wanted)
+    unknown = refuse_unknown_source(run.run_id)
+    for c in candidates:
+        english = known.get(unicodedata.normalize("NFC", c.seg.source))
         if english is None:
-            report.refused[refuse_unknown_source(run.run_id)].append(seg.ref)
-            continue
-        report.taken.append((seg, english))
+            first_refusal.setdefault(unknown, c.order)
+            report.refused[unknown].append(c.seg.ref)
+        else:
+            report.taken.append((c.seg, english))
+    # Reasons in the order the file first gave each, as when segments were judged in one go.
+    report.refused = defaultdict(
+        list, sorted(report.refused.items(), key=lambda item: first_refusal[item[0]])
+    )
     _refuse_conflicts(report)
     return report
 

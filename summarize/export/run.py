@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from summarize.errors import SummarizeError
 
@@ -93,18 +94,20 @@ class RunView:
         return self.path / "articles"
 
     def article_ids(self) -> list[str]:
-        root = self.articles_dir
-        ids = [
-            p.relative_to(root).with_suffix("").as_posix()
-            for p in root.rglob("*.json")
-            if p.is_file() and not p.name.startswith(_TMP_PREFIX)
-        ]
-        return sorted(ids)
+        return list(self.iter_article_ids())
+
+    def iter_article_ids(self) -> Iterator[str]:
+        """Every article id, in sorted order, holding one folder's listing at a time."""
+        return _walk_ids(self.articles_dir, "")
+
+    def count_articles(self) -> int:
+        return sum(1 for _ in self.iter_article_ids())
 
     def articles(self) -> Iterator[dict[str, Any]]:
-        """Each article document, sorted by id; a malformed one is an ExportError naming its file."""
-        for article_id in self.article_ids():
-            yield self._load(article_id)
+        """Each article document, sorted by id, one at a time; a malformed one is an
+        ExportError naming its file."""
+        for article_id in self.iter_article_ids():
+            yield self.load(article_id)
 
     def configured_languages(self, report: ExportReport | None = None) -> tuple[str, ...]:
         """The run's target languages from its manifest, limited to TARGET_LANGS.
@@ -142,16 +145,52 @@ class RunView:
                     found.add(lang)
         return lang_order(found)
 
-    def _load(self, article_id: str) -> dict[str, Any]:
-        path = self.articles_dir / f"{article_id}.json"
+    def load(self, article_id: str) -> dict[str, Any]:
+        """One article document, validated; an ExportError names its file otherwise."""
+        path = os.path.join(self.articles_dir, f"{article_id}.json")  # a str: see _stem
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, encoding="utf-8") as fh:
+                doc = json.loads(fh.read())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ExportError(f"cannot read article file {path}: {exc}") from None
         problem = _article_problem(doc, article_id)
         if problem:
             raise ExportError(f"article file {path} is not a valid article: {problem}")
         return doc
+
+
+def _walk_ids(folder: Path, prefix: str) -> Iterator[str]:
+    """The ids under `folder` in the order `sorted()` gives the whole id strings.
+
+    A sub-folder `d` sorts as "d/", the prefix every id inside it starts with, so a
+    depth-first walk over each folder's sorted entries yields the ids in string order
+    without ever holding the ids of other folders. Symlinked folders are not followed;
+    a `*.json` file or a symlink to one is an article (as with `Path.rglob`).
+    """
+    keys: list[str] = []  # "<id part>" for an article, "<name>/" for a folder
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            if entry.is_dir(follow_symlinks=False):
+                keys.append(entry.name + "/")
+            elif (
+                entry.name.endswith(".json")
+                and not entry.name.startswith(_TMP_PREFIX)
+                and entry.is_file()
+            ):
+                keys.append(_stem(entry.name))
+    keys.sort()
+    for key in keys:
+        if key.endswith("/"):
+            yield from _walk_ids(folder / key[:-1], prefix + key)
+        else:
+            yield prefix + key
+
+
+def _stem(name: str) -> str:
+    """`name` without its ".json", as `Path.with_suffix("")` has it (".json" alone keeps it).
+    Plain string work: pathlib interns every part it parses, and an export must not fill the
+    interpreter's table of interned strings with one entry per article."""
+    return name[: -len(".json")] if len(name) > len(".json") else name
 
 
 def _article_problem(doc: Any, article_id: str) -> str | None:
@@ -219,18 +258,68 @@ def open_run(path: Path, *, require_complete: bool = True) -> RunView:
     return view
 
 
-def write_text(path: Path, text: str) -> None:
+def write_text(path: str | Path, text: str) -> None:
     """Write UTF-8 text with LF endings via a temp file, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; exported files are meant to be served/shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with StreamedText(path) as out:
+        out.write(text)
+
+
+class StreamedText:
+    """A text file written piece by piece into a temp file that replaces `path` on success.
+
+    The temp file is created by the first `write`, so a file nothing was written to is
+    never created; on an exception it is removed and `path` is left as it was. Used as a
+    context manager, or with `commit()` / `discard()` when several are open at once.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = os.fspath(path)  # a str: see _stem
+        self._fh: TextIO | None = None
+        self._tmp: str | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._fh is not None
+
+    def write(self, text: str) -> None:
+        if self._fh is None:
+            folder = os.path.dirname(self.path) or "."
+            os.makedirs(folder, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=folder)
+            self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self._fh.write(text)
+
+    def commit(self) -> bool:
+        """Put the file in place; False when nothing was written (and nothing is created)."""
+        if self._fh is None or self._tmp is None:
+            return False
+        try:
+            self._fh.close()
+            os.chmod(self._tmp, 0o644)  # mkstemp makes 0600; exports are meant to be shared
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        self._fh = self._tmp = None
+        return True
+
+    def discard(self) -> None:
+        """Drop what was written; `path` is left as it was."""
+        if self._fh is not None:
+            self._fh.close()
+        if self._tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+        self._fh = self._tmp = None
+
+    def __enter__(self) -> StreamedText:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
 
 
 def iter_texts(view: RunView, report: ExportReport) -> Iterator[tuple[dict[str, Any], str, Texts]]:

@@ -37,6 +37,7 @@ import hashlib
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ from .run import (
     ExportError,
     ExportReport,
     RunView,
-    write_text,
+    StreamedText,
 )
 
 NS = "urn:oasis:names:tc:xliff:document:2.0"
@@ -284,8 +285,11 @@ def _indent(el: etree._Element, level: int = 0) -> None:
     el[-1].tail = "\n" + "  " * level
 
 
-def xliff_document(view: RunView, lang: str, report: ExportReport) -> str | None:
-    """The whole <lang>.xlf document; None when no article has segments."""
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+_END = "\n</xliff>"
+
+
+def _root(run_id: str, lang: str) -> etree._Element:
     root = etree.Element(
         q("xliff"),
         nsmap={None: NS, "sum": SUM_NS},
@@ -293,33 +297,67 @@ def xliff_document(view: RunView, lang: str, report: ExportReport) -> str | None
         srcLang=SOURCE_LANG,
         trgLang=lang,
     )
-    root.set(s_("run"), xml_safe(view.run_id))
+    root.set(s_("run"), xml_safe(run_id))
     root.set(s_("trgLang"), lang)
+    return root
+
+
+def _start_tag(run_id: str, lang: str) -> str:
+    """The document's `<xliff …>` start tag, as lxml writes it around any content."""
+    root = _root(run_id, lang)
+    root.text = "x"
+    text = etree.tostring(root, encoding="unicode")
+    return text[: -len("x</xliff>")]
+
+
+def _file_chunk(file_el: etree._Element, run_id: str, lang: str, start: str) -> str:
+    """One article's <file>, indented, with the whitespace before it, exactly as it appears
+    inside the whole document: serialised under an <xliff> root like the document's, so its
+    namespaces resolve to the document's declarations, then cut out of that root."""
+    root = _root(run_id, lang)
+    root.append(file_el)
+    _indent(root)
+    text = etree.tostring(root, encoding="unicode")
+    if not (text.startswith(start) and text.endswith(_END)):  # lxml changed how it writes
+        raise ExportError(
+            f"cannot write XLIFF: lxml {etree.__version__} serialised article "
+            f"{file_el.get('original')!r} in an unexpected form"
+        )
+    return text[len(start) : -len(_END)]
+
+
+def write_xliff(view: RunView, lang: str, out: StreamedText, report: ExportReport) -> bool:
+    """Write the <lang>.xlf document into `out` one article at a time; False (and nothing
+    written) when no article has segments.
+
+    The bytes are those of the whole document built as one tree and indented; only one
+    article's <file> is ever in memory.
+    """
+    start = _start_tag(view.run_id, lang)
     for doc in view.articles():
         file_el = article_file(doc, lang)
         if file_el is None:
             report.skipped.append(f"{doc['id']} ({lang}): no segments")
             continue
-        root.append(file_el)
-    if len(root) == 0:
-        return None
-    _indent(root)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(root, encoding="unicode") + "\n"
-    )
+        if not out.started:
+            out.write(XML_DECLARATION + start)
+        out.write(_file_chunk(file_el, view.run_id, lang, start))
+    if not out.started:
+        return False
+    out.write(_END + "\n")
+    return True
 
 
 def export_xliff(view: RunView, to: Path, report: ExportReport) -> None:
-    """Write one XLIFF 2.0 file per target language the run has."""
-    report.articles = len(view.article_ids())
+    """Write one XLIFF 2.0 file per target language the run has, streaming each."""
+    report.articles = view.count_articles()
     written = []
     for lang in view.languages(report):
         if lang == SOURCE_LANG:
             continue
-        data = xliff_document(view, lang, report)
-        if data is None:
-            continue
-        write_text(to / f"{lang}.xlf", data)
+        with StreamedText(to / f"{lang}.xlf") as out:
+            if not write_xliff(view, lang, out, report):
+                continue
         report.files_written += 1
         written.append(lang)
     report.languages = tuple(written)
@@ -371,34 +409,30 @@ def _inline_text(el: etree._Element, fail: Any) -> str:
     return "".join(out)
 
 
-def _has_doctype(data: bytes) -> bool:
-    """A DOCTYPE in the raw bytes, in the encodings an XML file may start with."""
-    return any(
-        "<!DOCTYPE".encode(enc) in data for enc in ("utf-8", "utf-16-le", "utf-16-be")
-    )
+_DOCTYPES = tuple("<!DOCTYPE".encode(enc) for enc in ("utf-8", "utf-16-le", "utf-16-be"))
+_CHUNK = 1 << 16
 
 
-def _parse(path: Path) -> etree._Element:
-    """Parse without DTDs, entities or network access; a DOCTYPE is refused outright."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ExportError(f"cannot read {path}: {exc}") from None
+def _has_doctype(path: Path) -> bool:
+    """A DOCTYPE in the raw bytes, in the encodings an XML file may start with; read in
+    chunks that overlap by a pattern's length, so no match is lost at a chunk boundary."""
+    keep = max(len(p) for p in _DOCTYPES) - 1
+    tail = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            data = tail + chunk
+            if any(p in data for p in _DOCTYPES):
+                return True
+            tail = data[-keep:]
+    return False
+
+
+def _check_root(path: Path, root: etree._Element) -> str:
+    """The target language of a reviewed file, once its <xliff> start tag is read."""
     refused = f"{path}: has a DOCTYPE; reviewed XLIFF files with a DTD or entities are refused"
-    if _has_doctype(data):
-        raise ExportError(refused)
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
-    try:
-        tree = etree.fromstring(data, parser, base_url=str(path)).getroottree()
-    except etree.XMLSyntaxError as exc:
-        raise ExportError(f"{path}: not well-formed XML: {exc}") from None
-    except (etree.LxmlError, ValueError) as exc:
-        raise ExportError(f"{path}: cannot be parsed as XML: {exc}") from None
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
         raise ExportError(refused)  # a DOCTYPE in an encoding the byte check does not know
-    root = tree.getroot()
     if root.tag != q("xliff"):
         raise ExportError(f"{path}: root element is {root.tag!r}, not <xliff> in namespace {NS}")
     if root.get("version") not in VERSIONS:
@@ -418,7 +452,129 @@ def _parse(path: Path) -> etree._Element:
         raise ExportError(
             f"{path}: trgLang is {lang!r} but the file was exported for {exported_for!r}"
         )
-    return root
+    return lang
+
+
+def _syntax_error(exc: etree.XMLSyntaxError, path: Path) -> str:
+    """The parser's first error in `path` with its line and column: iterparse's exception
+    itself may only say "no element found" where the log says "Entity 'e' not defined" (the
+    log can also hold earlier parses' errors, hence the file name)."""
+    for entry in exc.error_log:
+        if entry.level >= etree.ErrorLevels.ERROR and entry.filename == str(path):
+            return f"{entry.message}, line {entry.line}, column {entry.column}"
+    return str(exc)
+
+
+class ReviewReader:
+    """A reviewed XLIFF 2.0 file read one <file> (article) at a time.
+
+    Opening it checks the bytes for a DOCTYPE and reads the <xliff> start tag (language, run);
+    `segments()` then yields every segment in file order, each <file> parsed, read and
+    dropped before the next, so memory does not grow with the size of the file. Parsing
+    never resolves entities, loads a DTD or touches the network. Malformed or hostile
+    input raises ExportError naming the file (and the article, unit, segment and line).
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            doctype = _has_doctype(self.path)
+        except OSError as exc:
+            raise ExportError(f"cannot read {self.path}: {exc}") from None
+        if doctype:
+            raise ExportError(
+                f"{self.path}: has a DOCTYPE; reviewed XLIFF files with a DTD or entities "
+                "are refused"
+            )
+        etree.clear_error_log()  # this thread's log: only this file's errors from here on
+        self._events = etree.iterparse(
+            str(self.path),
+            events=("start", "end"),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        )
+        first = self._next()
+        if first is None:  # lxml raises on an empty document; this is a fallback
+            raise ExportError(f"{self.path}: not well-formed XML: no root element")
+        self.root = first[1]
+        self.lang = _check_root(self.path, self.root)
+        self.run_id = self.root.get(s_("run"))  # unchecked: never use it to build a path
+        self._started = False
+
+    def _next(self) -> tuple[str, Any] | None:
+        try:
+            return next(self._events, None)
+        except etree.XMLSyntaxError as exc:
+            detail = _syntax_error(exc, self.path)
+            raise ExportError(f"{self.path}: not well-formed XML: {detail}") from None
+        except (etree.LxmlError, ValueError) as exc:
+            raise ExportError(f"{self.path}: cannot be parsed as XML: {exc}") from None
+
+    def segments(self) -> Iterator[ReviewedSegment]:
+        """Every segment, in file order, with its unit's export record; once only."""
+        if self._started:
+            raise RuntimeError("ReviewReader.segments() can be iterated once")
+        self._started = True
+        where = _Where(self.path)
+        # Duplicate segments are found within an article; an article's segments must all be
+        # in one <file> (or consecutive ones), so only the current article's are kept.
+        seen: set[tuple[str, str, str]] = set()
+        current: str | None = None
+        done: set[str] = set()
+        files_open = 0  # <file> elements started and not yet ended
+        while (event := self._next()) is not None:
+            kind, el = event
+            if el.tag != q("file"):
+                continue
+            if kind == "start":
+                files_open += 1
+                continue
+            files_open -= 1
+            if files_open:  # a <file> inside a <file>: read with the outer one, as iter() does
+                continue
+            for file_el in el.iter(q("file")):
+                article_id = _article_of(file_el, where)
+                if article_id != current:
+                    if article_id in done:
+                        raise where.error(
+                            file_el,
+                            "a second <file> for this article, apart from the first; "
+                            "keep each article in one <file>, as exported",
+                            article=article_id,
+                        )
+                    if current is not None:
+                        done.add(current)
+                    current, seen = article_id, set()
+                yield from _file_segments(file_el, article_id, self.lang, where, seen)
+            parent = el.getparent()
+            if parent is not None:  # done with it: the tree holds only what is being read
+                parent.remove(el)
+
+
+def _article_of(file_el: etree._Element, where: _Where) -> str:
+    article_id = file_el.get("original") or (file_el.get("id") or "").replace(".", "/")
+    if not article_id:
+        raise where.error(file_el, "<file> has neither an original nor an id")
+    return article_id
+
+
+def _file_segments(
+    file_el: etree._Element,
+    article_id: str,
+    lang: str,
+    where: _Where,
+    seen: set[tuple[str, str, str]],
+) -> Iterator[ReviewedSegment]:
+    for unit in file_el.iter(q("unit")):
+        part = unit.get("id")
+        ids = {"article": article_id, "unit": str(part)}
+        if part not in PARTS:
+            raise where.error(unit, f"unit id must be one of {', '.join(PARTS)}", **ids)
+        records = _read_records(unit, lang, where, ids)
+        for seg in unit.findall(q("segment")):
+            yield _read_segment(seg, ids, lang, where, seen, records)
 
 
 def _read_records(
@@ -496,31 +652,17 @@ def _read_segment(
 
 
 def read_review(path: Path) -> ReviewFile:
-    """Every segment of a reviewed XLIFF 2.0 file, in file order, with its export record.
+    """Every segment of a reviewed XLIFF 2.0 file, in file order, with its export record
+    (the whole file's segments in a list; `ReviewReader` reads one article at a time).
 
     Source and target are returned with surrounding whitespace stripped. Malformed or
     hostile input (a DOCTYPE, an entity, an invalid <cp>, a trgLang that is not a target
     language) raises ExportError naming the file, the article, the unit and the line.
     """
-    path = Path(path)
-    where = _Where(path)
-    root = _parse(path)
-    lang = str(root.get("trgLang"))
-    found: list[ReviewedSegment] = []
-    seen: set[tuple[str, str, str]] = set()
-    for file_el in root.iter(q("file")):
-        article_id = file_el.get("original") or (file_el.get("id") or "").replace(".", "/")
-        if not article_id:
-            raise where.error(file_el, "<file> has neither an original nor an id")
-        for unit in file_el.iter(q("unit")):
-            part = unit.get("id")
-            ids = {"article": article_id, "unit": str(part)}
-            if part not in PARTS:
-                raise where.error(unit, f"unit id must be one of {', '.join(PARTS)}", **ids)
-            records = _read_records(unit, lang, where, ids)
-            for seg in unit.findall(q("segment")):
-                found.append(_read_segment(seg, ids, lang, where, seen, records))
-    return ReviewFile(path=path, lang=lang, run_id=root.get(s_("run")), segments=found)
+    reader = ReviewReader(path)
+    return ReviewFile(
+        path=reader.path, lang=reader.lang, run_id=reader.run_id, segments=list(reader.segments())
+    )
 
 
 def read_xliff(path: Path) -> list[ReviewedSegment]:
