@@ -43,6 +43,8 @@ lint: install
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/bench.py $(BENCH_ARGS)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/scale.py $(SCALE_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/export_scale.py $(EXPORT_SCALE_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/ray_scale.py $(RAY_SCALE_ARGS)
 
 clean:
 	rm -rf $(OUT)/demo $(OUT)/tiny-models .pytest_cache .ruff_cache .mypy_cache
