@@ -29,6 +29,11 @@ def describe_inputs(scan: InputFiles, path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "files": scan.files, "digest": scan.digest}
 
 
+def no_identity(config: Config) -> dict[str, Any]:
+    """The identity of a run that stopped before its models were ready."""
+    return {"digest": "", "config_hash": config.hash(), "models": {}}
+
+
 def run_identity(config: Config, models: Models) -> dict[str, Any]:
     """The run's output identity: the config hash and each model's identity (version, backend,
     family, language codes, precision, libraries), with one digest over them. It keys the
@@ -108,7 +113,11 @@ class RunLifecycle:
         out.remove_stray_temp_files()
         run = out.find_resumable(config_hash, inputs["digest"])
         if run is not None:
-            changes = identity_changes(run.read_manifest().get("output_identity"), identity)
+            before = run.read_manifest().get("output_identity")
+            # A run that stopped before its models were ready has no identity and no article:
+            # resuming it mixes nothing. Articles of an older version lack the stamp and are
+            # made again (reuse_article compares it).
+            changes = identity_changes(before, identity) if before and before.get("models") else []
             if changes:
                 log(f"not resuming unfinished run {run.run_id}: {'; '.join(changes)}; "
                     f"starting a new run")

@@ -19,7 +19,7 @@ from .config import Config, GenerationSettings, ModelSpec
 from .engine import Engine, LocalEngine
 from .errors import InputError
 from .glossary import Glossary, load_glossary
-from .lifecycle import RunLifecycle, describe_inputs, run_identity
+from .lifecycle import RunLifecycle, describe_inputs, no_identity, run_identity
 from .memory import Memory, fingerprint
 from .modelcheck import translator_groups
 from .models import Models
@@ -142,6 +142,15 @@ class Runner:
             raise
         finally:
             try:
+                if getattr(self, "life", None) is None:
+                    # Stopped before the models were ready (a load error, a failed model check,
+                    # Ctrl-C): the run folder still records why.
+                    self.life = RunLifecycle.open(
+                        out, self.cfg, inputs, use_cache=opts.use_cache, command=opts.command,
+                        glossary_digest=None, identity=no_identity(self.cfg),
+                        human_stamp=self.memory.human_stamp())
+                    for stage, seconds in timings.items():
+                        self.life.time(stage, seconds)
                 if getattr(self, "life", None) is not None:
                     self.life.finish(status, models=self.models.entries(),
                                      device_stats=self.models.device_stats,

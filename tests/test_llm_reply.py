@@ -106,7 +106,9 @@ def test_run_flags_the_refused_segment_and_keeps_the_flag_when_reused(tiny_model
         assert seg["ko"] == REFUSAL  # kept, not dropped: a reviewer sees what the model said
     assert first.manifest["counts"]["qa_flags"]["llm_reply"] == 2
 
-    write_articles(inp, 3)  # one more article: a new run, the first two reused from memory
+    write_articles(inp, 3)  # one more article: a new run
+    # a0 with a new title: rebuilt, its body from the memory (a1 is unchanged: shared as is)
+    (inp / "a0.txt").write_text((inp / "a0.txt").read_text().replace("Story 0", "Story zero"))
     second = Runner(RunOptions(input=inp, out=out, config=cfg), loader=scripted_chat_loader).execute()
     assert second.run.path != first.run.path
     assert second.manifest["counts"]["segments_reused"] > 0

@@ -117,10 +117,11 @@ def test_assembly_puts_segments_back_per_language_exactly():
                 "detail": "1 != 2"}],
         "input_sha256": "sha",
         "config_hash": "cfg",
+        "output_identity": "",
         "summary_levels": 1,
     }
     assert list(doc) == ["id", "source", "summary", "translations", "segments", "qa",
-                         "input_sha256", "config_hash", "summary_levels"]
+                         "input_sha256", "config_hash", "output_identity", "summary_levels"]
 
 
 def test_assembly_reports_failed_segments_and_flags_an_empty_summary():
@@ -188,7 +189,7 @@ def test_any_engine_that_yields_values_drives_the_cached_generation():
 
 def test_an_error_while_storing_stops_the_engine_at_once():
     class FullDisk(Memory):
-        def put_many(self, rows):
+        def put_many(self, rows, run=None):
             raise OSError("disk full")
 
     backend = FakeBackend(ModelSpec(model="fake/multi"))

@@ -52,7 +52,8 @@ def test_tiny_configs_validate(tiny_models: Path, filename: str) -> None:
     for lang, folder in TINY_CONFIGS[filename].items():
         spec = config.translators[lang]  # type: ignore[index]
         assert Path(spec.model).is_absolute() and Path(spec.model) == tiny_models / folder
-        assert spec.generation.num_beams <= 2 and spec.generation.max_new_tokens <= 24
+        # cheap: random weights run to their budget, which is 16 for a sentence of the examples
+        assert spec.generation.num_beams <= 2 and spec.generation.budget(40) <= 16
         assert spec.generation.min_new_tokens > 0  # random weights would often stop at once
     assert config.summarizer.generation.min_new_tokens > 0
 

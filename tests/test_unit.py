@@ -89,7 +89,9 @@ def test_unit_through_the_whole_pipeline(tiny_models, tmp_path, name, unit):
             if p < 2:
                 assert len(segs) == 1, "a short paragraph is one unit"
     if unit == "paragraph" and name == "config-chat.yaml":
-        assert len([s for s in body if s["para"] == 2]) == 1  # the LLM's window holds it whole
+        # the LLM's window holds it whole; its output budget (max_new_tokens 96 at ratio 0.25)
+        # takes half of it per run
+        assert len([s for s in body if s["para"] == 2]) == 2
     if unit == "paragraph" and name == "config.yaml":
         assert 1 < len([s for s in body if s["para"] == 2]) < 12  # tiny windows: a few runs
 
@@ -97,8 +99,9 @@ def test_unit_through_the_whole_pipeline(tiny_models, tmp_path, name, unit):
     (inp / "more.txt").write_text("More\n\nAnother story here. It is new.\n")
     second = _run(cfg, inp, out)
     doc2 = json.loads((second.run.path / "articles" / "story.json").read_text())
-    assert doc2["translations"] == doc["translations"]
-    assert all(set(s["origin"].values()) == {"memory"} for s in doc2["segments"])
+    # the unchanged story is not redone: the new run shares its file
+    assert doc2 == doc
+    assert second.manifest["counts"]["articles_unchanged"] == first.manifest["counts"]["articles_ok"]
 
     # XLIFF: one segment per unit; an unedited re-import makes nothing human
     to = tmp_path / "review"

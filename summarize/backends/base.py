@@ -21,6 +21,10 @@ class Flagged(str):
         obj.flag = flag
         return obj
 
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        """Copies and pickles (a Ray batch result) keep the flag."""
+        return str(self), self.flag
+
 
 TRUNCATED = "truncated"  # QA check of an output cut at its new-token budget
 

@@ -465,9 +465,9 @@ def _generation(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "num_beams": 1,
         # Random weights run to their budget: 16 new tokens for most sentences (a budget is
-        # rounded up to 16), and room for sources up to 40 tokens before they are split.
-        "max_new_tokens": 24,
-        "max_new_tokens_ratio": 0.5,
+        # rounded up to 16), and room for sources up to 176 tokens before they are split.
+        "max_new_tokens": 48,
+        "max_new_tokens_ratio": 0.25,
         "max_new_tokens_extra": 4,
         "min_new_tokens": 3,
         "no_repeat_ngram_size": 2,

@@ -351,7 +351,7 @@ def chat_config(out_dir: Path, name: str = "chat-qwen2") -> dict[str, Any]:
     folder = str(Path(out_dir).resolve() / name)
     summary = {"num_beams": 1, "max_new_tokens": 24, "max_new_tokens_ratio": None,
                "max_new_tokens_extra": 0, "min_new_tokens": 0, "no_repeat_ngram_size": 3}
-    translate = {"num_beams": 1, "max_new_tokens": 24, "max_new_tokens_ratio": 0.5,
+    translate = {"num_beams": 1, "max_new_tokens": 96, "max_new_tokens_ratio": 0.25,
                  "max_new_tokens_extra": 4, "min_new_tokens": 0, "repetition_penalty": 1.3}
     return {
         "languages": ["ko", "zh-Hans"],
