@@ -31,6 +31,9 @@ from summarize.errors import ModelLoadError
 from summarize.models import identity
 from summarize.runner import Runner, RunOptions
 
+# One xdist worker runs the module (`--dist loadgroup`), so the suite starts one engine.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("vllm")]
+
 MODEL = "chat-qwen2"
 HEAD_DIM_64 = {"hidden_size": 128, "intermediate_size": 256, "num_attention_heads": 2,
                "num_key_value_heads": 1, "head_dim": 64}
