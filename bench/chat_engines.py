@@ -12,7 +12,7 @@ Each engine runs in a fresh process; its load time is reported apart from genera
 memory is the largest summed RSS of the engine's whole process tree (vLLM runs its engine core
 and worker in child processes), sampled every 0.1 s.
 
-    python bench/chat_engines.py                  # every engine, 64 prompts x 48 new tokens
+    python bench/chat_engines.py                  # every engine, 16 prompts x 32 new tokens
     python bench/chat_engines.py --engines vllm transformers --repeats 2
 """
 
@@ -208,9 +208,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engines", nargs="+", default=list(ENGINES),
                         choices=[*ENGINES, "ctranslate2-int8"])
-    parser.add_argument("--prompts", type=int, default=64)
-    parser.add_argument("--new-tokens", type=int, default=48)
-    parser.add_argument("--batch", type=int, default=32,
+    parser.add_argument("--prompts", type=int, default=16)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=16,
                         help="rows per generate() call (transformers, CTranslate2)")
     parser.add_argument("--repeats", type=int, default=1,
                         help="run the whole comparison this many times (shared machines vary)")
