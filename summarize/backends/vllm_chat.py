@@ -254,5 +254,13 @@ def _engine(spec: ModelSpec, source: _Source, device: str, dtype: str, context: 
 
 def _quiet_template_warmup() -> None:
     """vLLM renders a probe chat at start-up with its own tokenizer, which this backend never
-    starts (prompts come as token ids): the traceback it logs about that says nothing."""
-    logging.getLogger("vllm.renderers.base").setLevel(logging.ERROR)
+    starts (prompts come as token ids): the traceback it logs about that says nothing. A filter,
+    not a level: vLLM's logging set-up resets the levels of its loggers."""
+    logger = logging.getLogger("vllm.renderers.base")
+    if not any(isinstance(f, _DropTemplateWarmup) for f in logger.filters):
+        logger.addFilter(_DropTemplateWarmup())
+
+
+class _DropTemplateWarmup(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "Chat template warmup failed"
