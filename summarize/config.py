@@ -16,7 +16,7 @@ from .errors import ConfigError
 Lang = Literal["ko", "zh-Hans"]
 LANGUAGES: tuple[Lang, ...] = ("ko", "zh-Hans")
 # "chat": an instruction-tuned causal LM prompted per task (summarize/backends/chat.py,
-# ct2_chat.py on backend ctranslate2).
+# ct2_chat.py on backend ctranslate2, vllm_chat.py on backend vllm).
 Family = Literal["auto", "marian", "nllb", "m2m100", "mbart50", "plain", "chat"]
 
 
@@ -86,18 +86,28 @@ class CT2Settings(_Strict):
     intra_threads: int = Field(0, ge=0)  # 0: one per core
 
 
+class VLLMSettings(_Strict):
+    """How the vllm backend spreads and sizes the engine; outputs do not depend on it."""
+
+    tensor_parallel_size: int = Field(1, ge=1)  # GPUs one copy of the model is split over
+    # Share of each GPU's memory vLLM may take (on a CPU: of the RAM, checked at start).
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    kv_cache_gb: float | None = Field(None, gt=0)  # KV cache size; unset: from the share above
+
+
 class ModelSpec(_Strict):
     """A model as named in the config: hub id or local folder, plus how to run it."""
 
     model: str
     revision: str | None = None
-    backend: Literal["transformers", "ctranslate2"] = "transformers"
+    backend: Literal["transformers", "ctranslate2", "vllm"] = "transformers"
     family: Family = "auto"
     # BCP-47 tag -> the model's own code/token, where the family's table is not right.
     lang_codes: dict[Lang, str] = Field(default_factory=dict)
     max_input_tokens: int | None = Field(None, ge=8)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     ct2: CT2Settings = Field(default_factory=CT2Settings)
+    vllm: VLLMSettings = Field(default_factory=VLLMSettings)
     # family chat: the translation prompt style of summarize/prompts.py ("rules" or "short").
     prompt: Literal["rules", "short"] = "rules"
 

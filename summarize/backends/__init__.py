@@ -18,6 +18,10 @@ def load_backend(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto",
         from summarize.backends.ct2_chat import CT2ChatBackend
 
         return CT2ChatBackend.load(spec, device=device, dtype=dtype, weights=weights)
+    if spec.backend == "vllm":
+        from summarize.backends.vllm_chat import VLLMChatBackend
+
+        return VLLMChatBackend.load(spec, device=device, dtype=dtype, weights=weights)
     if spec.backend == "ctranslate2":
         from summarize.backends.ct2 import CT2Backend
 
