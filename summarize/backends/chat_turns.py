@@ -282,10 +282,13 @@ class ChatTurns:
                 replies[i] = reply
         return [reply for reply in replies if reply is not None]
 
-    def _row_budgets(self, rows: list[Row], settings: GenerationSettings) -> list[int]:
+    def _row_budgets(self, rows: list[Row], settings: GenerationSettings,
+                     lengths: list[int] | None = None) -> list[int]:
         """max_new_tokens of each row: prompts over the limit refused; the budget scaled to the
-        bare text and capped by the room the row's own prompt leaves in the context."""
-        lengths = [len(ids) for ids in self._encode(rows, tensors=False)["input_ids"]]
+        bare text and capped by the room the row's own prompt leaves in the context.
+        ``lengths``: the prompts' token counts, when the caller has encoded them already."""
+        if lengths is None:
+            lengths = [len(ids) for ids in self._encode(rows, tensors=False)["input_ids"]]
         too_long = [i for i, n in enumerate(lengths) if n > self._limit]
         if too_long:
             raise ValueError(

@@ -127,7 +127,7 @@ class VLLMChatBackend(ChatTurns):
         from vllm.inputs import TokensPrompt
 
         prompts = [list(ids) for ids in self._encode(rows, tensors=False)["input_ids"]]
-        budgets = self.row_budgets(rows, [len(p) for p in prompts], settings)
+        budgets = self._row_budgets(rows, settings, [len(p) for p in prompts])
         params = [self.sampling_params(settings, n) for n in budgets]
         outputs = self.engine.generate(
             [TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
@@ -141,21 +141,6 @@ class VLLMChatBackend(ChatTurns):
                 ids.append(self.stop_ids[0])  # ended on a stop token vLLM did not return
             replies.append(self._reply(ids, text, lang, budget))
         return replies
-
-    def row_budgets(self, rows: list[Row], lengths: list[int],
-                    settings: GenerationSettings) -> list[int]:
-        """Each row's max new tokens: ``settings.budget`` of its bare text, capped by the room
-        its own prompt leaves in the context. Prompts over the input limit are refused."""
-        too_long = [i for i, n in enumerate(lengths) if n > self._limit]
-        if too_long:
-            raise ValueError(
-                f"{len(too_long)} prompt(s) longer than {self._limit} tokens for "
-                f"{self.spec.model} (first: #{too_long[0]}, {lengths[too_long[0]]} tokens); "
-                f"split them first"
-            )
-        sources = self._source_lengths([text for text, _, _ in rows])
-        return [min(settings.budget(n), self._context - length)
-                for n, length in zip(sources, lengths, strict=True)]
 
     def sampling_params(self, settings: GenerationSettings, max_new_tokens: int) -> Any:
         """One request's complete SamplingParams; nothing comes from the model's own config."""
