@@ -190,10 +190,10 @@ class Interrupting:
         backend = load_backend(spec, **kwargs)
         generate = backend._generate  # type: ignore[attr-defined]
 
-        def interrupt(rows: list[Any], settings: GenerationSettings) -> Any:
+        def interrupt(rows: list[Any], settings: GenerationSettings, max_new: Any = None) -> Any:
             if any(self.trigger in text for text, _, _ in rows):
                 raise KeyboardInterrupt
-            return generate(rows, settings)
+            return generate(rows, settings, max_new)
 
         backend._generate = interrupt  # type: ignore[attr-defined]
         return backend
