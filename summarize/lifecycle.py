@@ -168,7 +168,7 @@ class RunLifecycle:
         or unchanged since ``previous``, whose file this run then shares (a hard link), so it
         is not segmented, generated, checked or written again."""
         ident = self.manifest["output_identity"]["digest"]
-        doc = self.run.read_article(article_id)
+        doc = self.run.read_article(article_id) if self.resumed else None
         if doc is not None and self._same(doc, input_sha, ident):
             self.done(doc, resumed=True)
             return True

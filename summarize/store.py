@@ -86,7 +86,7 @@ class Run:
     def article_path(self, article_id: str) -> Path:
         # A lexical check (ids are sanitised to [A-Za-z0-9_-] components by the readers):
         # resolving symlinks here cost most of an unchanged rerun's time.
-        root = os.path.abspath(self.path / "articles")
+        root = os.path.join(os.path.abspath(self.path), "articles")
         target = os.path.normpath(os.path.join(root, f"{article_id}.json"))
         if not target.startswith(root + os.sep):
             raise ValueError(f"article id {article_id!r} would write outside the run folder")
@@ -111,11 +111,15 @@ class Run:
         never changed in place, so the runs cannot change each other's articles. A copy where
         the file system has no hard links."""
         source, target = other.article_path(article_id), self.article_path(article_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()
         try:
-            os.link(source, target)
+            try:
+                os.link(source, target)
+            except FileNotFoundError:  # the id's folder is not there yet
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(source, target)
+            except FileExistsError:
+                target.unlink()
+                os.link(source, target)
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise
