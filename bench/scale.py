@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     small, large = (int(x) for x in args.sizes.split(","))
     work = args.work or Path(tempfile.mkdtemp(prefix="summarize-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
     ok = True
     try:
         rows = {}
