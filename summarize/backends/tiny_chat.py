@@ -75,8 +75,8 @@ QWEN3_THINKING_TEMPLATE = (
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n<think>\\n' }}{%- endif %}"
 )
-LLAMA3_TEMPLATE = (
-    "{{- bos_token }}"
+# The Llama 3 turns and the assistant header, shared by the Llama-style templates below.
+LLAMA3_TURNS = (
     "{%- for message in messages %}"
     "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
     "{{- message['content'] | trim }}{{- '<|eot_id|>' }}"
@@ -85,6 +85,7 @@ LLAMA3_TEMPLATE = (
     "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
     "{%- endif %}"
 )
+LLAMA3_TEMPLATE = "{{- bos_token }}" + LLAMA3_TURNS
 # Llama 3.2: a system turn with the knowledge cut-off and today's date, from date_string when
 # the caller passes one, else the clock (strftime_now).
 LLAMA32_TEMPLATE = (
@@ -96,26 +97,14 @@ LLAMA32_TEMPLATE = (
     "{{- '<|start_header_id|>system<|end_header_id|>\\n\\n' }}"
     "{{- 'Cutting Knowledge Date: December 2023\\n' }}"
     "{{- 'Today Date: ' + date_string + '\\n\\n<|eot_id|>' }}"
-    "{%- for message in messages %}"
-    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
-    "{{- message['content'] | trim }}{{- '<|eot_id|>' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}"
-    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
-    "{%- endif %}"
+    + LLAMA3_TURNS
 )
 # A template that reads the clock itself, as Mistral Small 3.x ones do: no date_string.
 CLOCK_TEMPLATE = (
     "{{- bos_token }}"
     "{{- '<|start_header_id|>system<|end_header_id|>\\n\\nToday is ' + strftime_now('%A, %-d %B %Y') }}"
     "{{- '<|eot_id|>' }}"
-    "{%- for message in messages %}"
-    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
-    "{{- message['content'] | trim }}{{- '<|eot_id|>' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}"
-    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
-    "{%- endif %}"
+    + LLAMA3_TURNS
 )
 GEMMA_TEMPLATE = (
     "{{- bos_token }}"
