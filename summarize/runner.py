@@ -121,18 +121,22 @@ class Runner:
         self.memory = Memory(out.memory_path)
         model_checks: list[dict[str, Any]] = []
         status = "failed"
+
+        def open_run(identity: dict[str, Any]) -> RunLifecycle:
+            self.life = RunLifecycle.open(
+                out, self.cfg, inputs, use_cache=opts.use_cache, command=opts.command,
+                glossary_digest=self.glossary.digest() if self.glossary else None,
+                fail_on_qa=opts.fail_on_qa, identity=identity,
+                human_stamp=self.memory.human_stamp(), log=self.progress.log)
+            for stage, seconds in timings.items():
+                self.life.time(stage, seconds)
+            return self.life
+
         try:
             self.engine.start()
             model_checks = self.models.prepare(opts.check_models, out.root, self.progress,
                                                timed, getattr(self.engine, "check", None))
-            ident = run_identity(self.cfg, self.models)
-            self.life = life = RunLifecycle.open(
-                out, self.cfg, inputs, use_cache=opts.use_cache, command=opts.command,
-                glossary_digest=self.glossary.digest() if self.glossary else None,
-                fail_on_qa=opts.fail_on_qa, identity=ident, human_stamp=self.memory.human_stamp(),
-                log=self.progress.log)
-            for stage, seconds in timings.items():
-                life.time(stage, seconds)
+            life = open_run(run_identity(self.cfg, self.models))
             if life.resumed:
                 self.progress.log(f"resuming unfinished run {life.run.run_id}")
             self._process(scan, out)
@@ -142,21 +146,13 @@ class Runner:
             raise
         finally:
             try:
-                if getattr(self, "life", None) is None:
-                    # Stopped before the models were ready (a load error, a failed model check,
-                    # Ctrl-C): the run folder still records why.
-                    self.life = RunLifecycle.open(
-                        out, self.cfg, inputs, use_cache=opts.use_cache, command=opts.command,
-                        glossary_digest=None, identity=no_identity(self.cfg),
-                        human_stamp=self.memory.human_stamp())
-                    for stage, seconds in timings.items():
-                        self.life.time(stage, seconds)
-                if getattr(self, "life", None) is not None:
-                    self.life.finish(status, models=self.models.entries(),
-                                     device_stats=self.models.device_stats,
-                                     model_checks=model_checks,
-                                     generation={k: vars(v) for k, v in self.gen_stats.items()},
-                                     engine=self.engine.report())
+                # Stopped before the models were ready (a load error, a failed model check,
+                # Ctrl-C): a run folder still records why.
+                life = getattr(self, "life", None) or open_run(no_identity(self.cfg))
+                life.finish(status, models=self.models.entries(),
+                            device_stats=self.models.device_stats, model_checks=model_checks,
+                            generation={k: vars(v) for k, v in self.gen_stats.items()},
+                            engine=self.engine.report())
             finally:
                 self.memory.close()
                 self.engine.close()

@@ -83,13 +83,6 @@ def segment_limit(spec: ModelSpec, backend: Backend) -> Limit:
                  spec.generation.max_source_tokens())
 
 
-def budget_tokens(backend: Backend, texts: list[str], lang: str) -> list[int]:
-    """Tokens of each text that its new-token budget is scaled to: the bare text for a chat
-    model (not its prompt), the encoded source for a seq2seq model."""
-    bare = getattr(backend, "budget_tokens", None)
-    return list(bare(texts)) if bare is not None else backend.count_tokens(texts, lang)
-
-
 def window_load(limits: Sequence[tuple[Backend, str, Limit]]) -> Callable[[list[str]], list[int]]:
     """Per mille of the tightest limit each text takes; limits are (backend, language, limit)
     per translator."""
@@ -99,8 +92,12 @@ def window_load(limits: Sequence[tuple[Backend, str, Limit]]) -> Callable[[list[
             window = int(limit.window * SPLIT_MARGIN)
             counts = backend.count_tokens(texts, lang)
             worst = [max(w, -(-c * 1000 // window)) for w, c in zip(worst, counts, strict=True)]
+            # The budget is scaled to the bare text for a chat model (not its prompt), to the
+            # encoded source (the counts above) for a seq2seq model.
+            bare = getattr(backend, "budget_tokens", None)
+            if bare is not None:
+                counts = list(bare(texts))
             output = limit.output  # the budget's rounding up to 16 is the margin here
-            counts = budget_tokens(backend, texts, lang)
             worst = [max(w, -(-c * 1000 // output)) for w, c in zip(worst, counts, strict=True)]
         return worst
     return load
