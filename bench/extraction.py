@@ -4,7 +4,7 @@ Scores three extractors on every page of the benchmark against its ground-truth 
 
   trafilatura  trafilatura.extract(html, include_comments=False), as the benchmark itself runs it
   old-reader   summarize's hand-written HTML reader as of OLD_COMMIT (loaded with `git show`)
-  reader       summarize.readers as it is now (read_inputs on a folder of the pages)
+  reader       summarize.read as it is now (read_inputs on a folder of the pages)
 
 Scoring follows the benchmark's description (re-implemented here): texts are split into \\w+
 tokens, each page's true and predicted texts become multisets of 4-token shingles (a text with
@@ -40,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from summarize.readers import read_inputs  # noqa: E402
+from summarize.read import read_inputs  # noqa: E402
 from summarize.records import Article  # noqa: E402
 
 DEFAULT_DATASET = Path("/work/.mirror/scrapinghub+article-extraction-benchmark/repo")

@@ -41,7 +41,7 @@ from .memory import Memory, fingerprint
 from .modelcheck import translator_groups
 from .models import Models
 from .qa import CHECKS
-from .readers import split_paragraphs
+from .read import split_paragraphs
 from .records import Article, BadRecord
 from .store import OutputDir
 from .summaries import summarize_articles

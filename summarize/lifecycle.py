@@ -16,7 +16,7 @@ from . import __version__
 from .config import Config
 from .memory import fingerprint
 from .models import Models
-from .readers import InputFiles
+from .read import InputFiles
 from .records import Article, BadRecord
 from .store import OutputDir, Run, utcnow
 

@@ -23,7 +23,7 @@ from .lifecycle import RunLifecycle, describe_inputs, no_identity, run_identity
 from .memory import Memory, fingerprint
 from .modelcheck import translator_groups
 from .models import Models
-from .readers import InputFiles, scan_inputs, stream_inputs
+from .read import InputFiles, scan_inputs, stream_inputs
 from .records import BadRecord
 from .scheduler import BatchStats
 from .store import OutputDir, Run

@@ -1,4 +1,4 @@
-"""Tests for summarize.readers: every input format, every bad-record reason, ids and the examples.
+"""Tests for summarize.read: every input format, every bad-record reason, ids and the examples.
 
 examples/broken/ holds, on purpose:
   ferry-timetable.txt   good article
@@ -27,7 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from summarize.errors import InputError
-from summarize.readers import (
+from summarize.read import (
     MAX_ID_COMPONENT,
     MAX_RECORD_BYTES,
     iter_articles,

@@ -1,4 +1,4 @@
-"""Tests for summarize.readers against hostile inputs, and for scan_inputs / stream_inputs.
+"""Tests for summarize.read against hostile inputs, and for scan_inputs / stream_inputs.
 
 Hostile: YAML alias bombs, oversized or deeply nested front matter, deeply nested JSON,
 symlinks leaving INPUT, FIFOs. Each must cost one BadRecord with a clear reason while the rest
@@ -22,18 +22,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from summarize.errors import InputChanged, InputError
-from summarize.readers import (
+from summarize.read import (
     MAX_FRONT_MATTER,
     MAX_FRONT_MATTER_DEPTH,
     InputFiles,
-    _csv_records,
-    _parse_row,
-    _pieces,
     iter_articles,
     read_inputs,
     scan_inputs,
     stream_inputs,
 )
+from summarize.read.tables import _csv_records, _parse_row, _pieces
 from summarize.records import Article, BadRecord
 
 GOOD_MD = "---\ntitle: Good\n---\nBody.\n"
