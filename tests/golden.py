@@ -78,7 +78,10 @@ def _config(case: str, dest: Path) -> Path:
 
 
 def _run(config: Path, out: Path) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # PYTHONPATH: Ray's workers import this checkout's code too, not an installed copy.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH"))
+                                         if p)}
     cmd = [sys.executable, "-m", "summarize.cli", "run", str(INPUT), "--config", str(config),
            "--out", str(out), "--quiet"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
