@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .backends.base import flag_check, flag_of
-from .glossary import Glossary
-from .protect import Masked, protect, restore
-from .qa import QAFlag, check_segment
-from .records import Article, Part, Segment
-from .segment import join_sentences, one_paragraph
+from summarize.backends.base import flag_check, flag_of
+from summarize.glossary import Glossary
+from summarize.protect import Masked, protect, restore
+from summarize.qa import QAFlag, check_segment
+from summarize.records import Article, Part, Segment
+from summarize.segment import join_sentences, one_paragraph
 
 SegmentKey = tuple[str, Part, int, int]
 Origin = Literal["model", "memory", "human"]

@@ -7,11 +7,11 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .backends.base import Backend
-from .config import GenerationSettings
-from .engine import Engine, Lang
-from .memory import Memory, unit_key
-from .scheduler import BatchStats
+from summarize.backends.base import Backend
+from summarize.config import GenerationSettings
+from summarize.engine import Engine, Lang
+from summarize.memory import Memory, unit_key
+from summarize.scheduler import BatchStats
 
 
 @dataclass

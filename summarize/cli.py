@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from .errors import (
+from summarize.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -78,9 +78,9 @@ def run(
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to join (implies --engine ray); default: RAY_ADDRESS, else a local Ray for the run.")] = None,
 ) -> None:
     """Summarise and translate a batch of articles into OUT/<run_id>/."""
-    from .config import load_config
-    from .progress import make_progress
-    from .runner import RunOptions, run_batch
+    from summarize.config import load_config
+    from summarize.progress import make_progress
+    from summarize.runner import RunOptions, run_batch
 
     try:
         if export and to is None:
@@ -115,7 +115,7 @@ def run(
     progress.close()
     _closing_summary(result.manifest, time.perf_counter() - t0, out)
     if export:
-        from .export import export_run
+        from summarize.export import export_run
 
         assert to is not None
         try:
@@ -161,7 +161,7 @@ def models_tiny(
     directory: Annotated[Path, typer.Argument(help="Where to write the tiny models and config.yaml.")],
 ) -> None:
     """Build tiny random-weight models offline (meaningless output) and DIR/config.yaml."""
-    from .backends.tiny import build_tiny_models
+    from summarize.backends.tiny import build_tiny_models
 
     try:
         build_tiny_models(directory)
@@ -179,10 +179,15 @@ def models_check(
     """Load every model of a profile and score it on a built-in canary; exit 4 if one is broken."""
     import json
 
-    from .backends import load_backend
-    from .config import load_config
-    from .modelcheck import check_summarizer, check_translator, failure_message, translator_groups
-    from .runner import Models
+    from summarize.backends import load_backend
+    from summarize.config import load_config
+    from summarize.modelcheck import (
+        check_summarizer,
+        check_translator,
+        failure_message,
+        translator_groups,
+    )
+    from summarize.runner import Models
 
     try:
         config_path = config if config is not None else DEFAULT_CONFIG
@@ -219,7 +224,7 @@ def runs_list(out: OutOpt = Path("outputs")) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .runs import list_rows
+    from summarize.runs import list_rows
 
     table = Table("run id", "status", "ok", "failed", "started", "duration", box=None)
     for r in list_rows(out):
@@ -238,7 +243,7 @@ def runs_show(
     """The manifest of a run in readable form."""
     import json
 
-    from .runs import resolve_run, run_state
+    from summarize.runs import resolve_run, run_state
 
     try:
         m, status, why = run_state(resolve_run(out, run_ref))
@@ -271,7 +276,7 @@ def runs_diff(
     """Articles added, removed and changed (per language) from RUN_A to RUN_B."""
     import json
 
-    from .runs import diff_runs, resolve_run
+    from summarize.runs import diff_runs, resolve_run
 
     try:
         d = diff_runs(resolve_run(out, run_a), resolve_run(out, run_b))
@@ -293,7 +298,7 @@ def runs_prune(
     out: OutOpt = Path("outputs"),
 ) -> None:
     """Delete old runs; never `latest`. Refused (exit 5) while a run is using OUT."""
-    from .runs import prune
+    from summarize.runs import prune
 
     try:
         deleted = prune(out, keep)
@@ -310,7 +315,7 @@ def export_cmd(
     to: Annotated[Path, typer.Option(help="Destination folder.")],
 ) -> None:
     """Export a finished run for a Hugo site, an i18next front end or XLIFF review."""
-    from .export import export_run
+    from summarize.export import export_run
 
     try:
         report = export_run(run_ref, format, to)
@@ -331,7 +336,7 @@ def import_cmd(
     Only segments a reviewer changed (or marked reviewed/final) are taken; exit 3 when
     some were refused.
     """
-    from .export.review import import_review
+    from summarize.export.review import import_review
 
     try:
         report = import_review(xliff, out, dry_run=dry_run)
@@ -358,8 +363,8 @@ def eval_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from .config import load_config
-    from .eval import (
+    from summarize.config import load_config
+    from summarize.eval import (
         evaluate,
         failed_count,
         flores200,
@@ -367,8 +372,8 @@ def eval_cmd(
         summary_rows,
         translation_rows,
     )
-    from .progress import make_progress
-    from .store import atomic_write, dump_json
+    from summarize.progress import make_progress
+    from summarize.store import atomic_write, dump_json
 
     progress = None
     try:

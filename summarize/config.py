@@ -10,8 +10,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .backends.devices import DEVICE_PATTERN
-from .errors import ConfigError
+from summarize.backends.devices import DEVICE_PATTERN
+from summarize.errors import ConfigError
 
 Lang = Literal["ko", "zh-Hans"]
 LANGUAGES: tuple[Lang, ...] = ("ko", "zh-Hans")

@@ -8,9 +8,9 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .backends.base import Backend
-from .config import GenerationSettings
-from .scheduler import (
+from summarize.backends.base import Backend
+from summarize.config import GenerationSettings
+from summarize.scheduler import (
     BatchStats,
     Generated,
     Schedule,

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from .assemble import (
+from summarize.assemble import (
     SegmentKey,
     Summary,
     Translated,
@@ -31,21 +31,21 @@ from .assemble import (
     key_of,
     to_translate,
 )
-from .backends.base import Backend
-from .cached import CachedGeneration, Outcome, generate_cached
-from .config import Config, GenerationSettings, ModelSpec
-from .engine import LocalEngine
-from .errors import InputError, RecordError
-from .glossary import Glossary, load_glossary
-from .memory import Memory, fingerprint
-from .modelcheck import translator_groups
-from .models import Models
-from .qa import CHECKS
-from .read import split_paragraphs
-from .records import Article, BadRecord
-from .store import OutputDir
-from .summaries import summarize_articles
-from .work import Segmenter, Work, segment_limit
+from summarize.backends.base import Backend
+from summarize.cached import CachedGeneration, Outcome, generate_cached
+from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.engine import LocalEngine
+from summarize.errors import InputError, RecordError
+from summarize.glossary import Glossary, load_glossary
+from summarize.memory import Memory, fingerprint
+from summarize.modelcheck import translator_groups
+from summarize.models import Models
+from summarize.qa import CHECKS
+from summarize.read import split_paragraphs
+from summarize.records import Article, BadRecord
+from summarize.store import OutputDir
+from summarize.summaries import summarize_articles
+from summarize.work import Segmenter, Work, segment_limit
 
 SETS = ("flores200",)
 FLORES_SIZE = 1012
@@ -397,7 +397,7 @@ def evaluate(configs: Sequence[tuple[str, Config]], refs: ReferenceSet, out: Pat
     """The report of every config over ``refs``; the memory is OUT/memory.sqlite, the same
     file `summarize run --out OUT` uses (the folder is locked meanwhile)."""
     if loader is None:
-        from .backends import load_backend
+        from summarize.backends import load_backend
 
         loader = load_backend
     od = OutputDir(out)

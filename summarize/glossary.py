@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from .config import LANGUAGES
-from .errors import ConfigError
+from summarize.config import LANGUAGES
+from summarize.errors import ConfigError
 
 KEEP = "keep"
 

@@ -12,13 +12,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config import Config
-from .memory import fingerprint
-from .models import Models
-from .read import InputFiles
-from .records import Article, BadRecord
-from .store import OutputDir, Run, utcnow
+from summarize import __version__
+from summarize.config import Config
+from summarize.memory import fingerprint
+from summarize.models import Models
+from summarize.read import InputFiles
+from summarize.records import Article, BadRecord
+from summarize.store import OutputDir, Run, utcnow
 
 OUTPUT_PACKAGES = ("torch", "transformers", "tokenizers", "sentencepiece", "ctranslate2",
                    "huggingface_hub", "safetensors")

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .backends.base import flag_of, with_flag
+from summarize.backends.base import flag_of, with_flag
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS units (

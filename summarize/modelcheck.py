@@ -22,16 +22,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .backends.base import Backend
-from .backends.devices import describe, first_line
-from .config import Config, GenerationSettings, ModelSpec
-from .errors import ModelCheckError, ModelLoadError
-from .memory import fingerprint
-from .protect import protect, restore
-from .qa import check_segment
-from .scheduler import CANARY, generate_all, generate_all_multi
-from .segment import split_sentences
-from .store import atomic_write, dump_json
+from summarize.backends.base import Backend
+from summarize.backends.devices import describe, first_line
+from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.errors import ModelCheckError, ModelLoadError
+from summarize.memory import fingerprint
+from summarize.protect import protect, restore
+from summarize.qa import check_segment
+from summarize.scheduler import CANARY, generate_all, generate_all_multi
+from summarize.segment import split_sentences
+from summarize.store import atomic_write, dump_json
 
 CHECK_VERSION = 1
 # chrF (sacrebleu, 0-100) a translator must reach on the canary. A fluent wrong-meaning or

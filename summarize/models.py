@@ -8,10 +8,10 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from .backends.base import Backend
-from .config import BUDGET_STEP, Config, ModelSpec
-from .memory import fingerprint
-from .modelcheck import Checker, run_model_checks, translator_groups, warm_up
+from summarize.backends.base import Backend
+from summarize.config import BUDGET_STEP, Config, ModelSpec
+from summarize.memory import fingerprint
+from summarize.modelcheck import Checker, run_model_checks, translator_groups, warm_up
 
 # Libraries whose version can change a backend's output (kernels, tokenisation, decoding).
 OUTPUT_LIBRARIES = {

@@ -38,8 +38,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from .glossary import Glossary
-from .spans import MARKER, Kind, protected_spans
+from summarize.glossary import Glossary
+from summarize.spans import MARKER, Kind, protected_spans
 
 SpanKind = Kind
 IssueKind = Literal["lost", "duplicated", "repaired"]

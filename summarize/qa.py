@@ -38,8 +38,8 @@ from typing import Any
 
 import opencc
 
-from .glossary import Glossary
-from .protect import SpanIssue, markup_spans
+from summarize.glossary import Glossary
+from summarize.protect import SpanIssue, markup_spans
 
 CHECKS = (
     "empty", "untranslated", "wrong_script", "repetition", "length_ratio", "number_mismatch",

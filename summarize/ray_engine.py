@@ -37,14 +37,14 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlparse
 
-from .backends.base import Backend, Flagged, flag_of
-from .backends.devices import first_line
-from .config import Config, GenerationSettings, ModelSpec
-from .engine import BatchResult, Lang, per_language, shared_texts
-from .errors import EngineError, GenerationError, SummarizeError
-from .modelcheck import Verdict, check_model, warm_up
-from .models import identity
-from .scheduler import (
+from summarize.backends.base import Backend, Flagged, flag_of
+from summarize.backends.devices import first_line
+from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.engine import BatchResult, Lang, per_language, shared_texts
+from summarize.errors import EngineError, GenerationError, SummarizeError
+from summarize.modelcheck import Verdict, check_model, warm_up
+from summarize.models import identity
+from summarize.scheduler import (
     DEFAULT_MAX_HYPOTHESES,
     BatchStats,
     drain,

@@ -12,23 +12,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .assemble import SegmentKey, Summary, Translated, assemble, finish_translations, to_translate
-from .backends.base import Backend, flag_of
-from .cached import CachedGeneration, Outcome, generate_cached
-from .config import Config, GenerationSettings, ModelSpec
-from .engine import Engine, LocalEngine
-from .errors import InputError
-from .glossary import Glossary, load_glossary
-from .lifecycle import RunLifecycle, describe_inputs, no_identity, run_identity
-from .memory import Memory, fingerprint
-from .modelcheck import translator_groups
-from .models import Models
-from .read import InputFiles, scan_inputs, stream_inputs
-from .records import BadRecord
-from .scheduler import BatchStats
-from .store import OutputDir, Run
-from .summaries import summarize_articles
-from .work import Segmenter, Work, article_sha, segment_limit, windows
+from summarize.assemble import (
+    SegmentKey,
+    Summary,
+    Translated,
+    assemble,
+    finish_translations,
+    to_translate,
+)
+from summarize.backends.base import Backend, flag_of
+from summarize.cached import CachedGeneration, Outcome, generate_cached
+from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.engine import Engine, LocalEngine
+from summarize.errors import InputError
+from summarize.glossary import Glossary, load_glossary
+from summarize.lifecycle import RunLifecycle, describe_inputs, no_identity, run_identity
+from summarize.memory import Memory, fingerprint
+from summarize.modelcheck import translator_groups
+from summarize.models import Models
+from summarize.read import InputFiles, scan_inputs, stream_inputs
+from summarize.records import BadRecord
+from summarize.scheduler import BatchStats
+from summarize.store import OutputDir, Run
+from summarize.summaries import summarize_articles
+from summarize.work import Segmenter, Work, article_sha, segment_limit, windows
 
 
 class Progress(Protocol):
@@ -80,7 +87,7 @@ class Runner:
     def __init__(self, opts: RunOptions, progress: Progress | None = None,
                  loader: Callable[..., Backend] | None = None, engine: Engine | None = None):
         if loader is None:
-            from .backends import load_backend
+            from summarize.backends import load_backend
 
             loader = load_backend
         self.opts = opts
@@ -283,7 +290,7 @@ class Runner:
 def make_engine(config: Config, loader: Callable[..., Backend]) -> Engine:
     """The engine the config asks for."""
     if config.engine == "ray":
-        from .ray_engine import RayEngine
+        from summarize.ray_engine import RayEngine
 
         return RayEngine(config, loader)
     return LocalEngine()

@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import SummarizeError
-from .store import LockState, OutputDir, Run
+from summarize.errors import SummarizeError
+from summarize.store import LockState, OutputDir, Run
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import Backend, OutOfMemory
-from .backends.devices import describe, first_line, is_systemic
-from .config import GenerationSettings
-from .errors import GenerationError
+from summarize.backends.base import Backend, OutOfMemory
+from summarize.backends.devices import describe, first_line, is_systemic
+from summarize.config import GenerationSettings
+from summarize.errors import GenerationError
 
 DEFAULT_MAX_HYPOTHESES = 128
 CANARY = "The city council approved a new budget for schools and roads on Monday."

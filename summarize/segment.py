@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 
-from .glossary import Glossary
-from .spans import Span as ProtectedSpan
-from .spans import protected_spans, unbreakable
+from summarize.glossary import Glossary
+from summarize.spans import Span as ProtectedSpan
+from summarize.spans import protected_spans, unbreakable
 
 __all__ = [
     "Counter",

@@ -28,7 +28,7 @@ import bisect
 import re
 from typing import Literal
 
-from .glossary import Glossary
+from summarize.glossary import Glossary
 
 __all__ = ["MARKER", "Kind", "Region", "Span", "protected_spans", "unbreakable"]
 

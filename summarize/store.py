@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import RunLockedError
+from summarize.errors import RunLockedError
 
 TMP_PREFIX = ".tmp-"
 LOCK_NAME = ".lock"

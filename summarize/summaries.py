@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .backends.base import flag_of, with_flag
-from .config import GenerationSettings
-from .segment import pack_chunks, split_long, split_sentences
+from summarize.backends.base import flag_of, with_flag
+from summarize.config import GenerationSettings
+from summarize.segment import pack_chunks, split_long, split_sentences
 
 MAX_REDUCE_LEVELS = 8
 Counter = Callable[[list[str]], list[int]]  # token counts, one per text

@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .backends.base import Backend
-from .config import ModelSpec
-from .glossary import Glossary
-from .records import Article, Part, Segment
-from .segment import split_long, split_sentences
+from summarize.backends.base import Backend
+from summarize.config import ModelSpec
+from summarize.glossary import Glossary
+from summarize.records import Article, Part, Segment
+from summarize.segment import split_long, split_sentences
 
 SPLIT_MARGIN = 0.9  # placeholders may make a masked sentence a little longer than its source
 

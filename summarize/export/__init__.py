@@ -17,10 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, get_args
 
-from .hugo import export_hugo
-from .i18next import export_i18next
-from .run import ExportError, ExportReport, RunView, open_run
-from .xliff import ReviewedSegment, ReviewFile, export_xliff, read_review, read_xliff
+from summarize.export.hugo import export_hugo
+from summarize.export.i18next import export_i18next
+from summarize.export.run import ExportError, ExportReport, RunView, open_run
+from summarize.export.xliff import (
+    ReviewedSegment,
+    ReviewFile,
+    export_xliff,
+    read_review,
+    read_xliff,
+)
 
 Format = Literal["hugo", "i18next", "xliff"]
 FORMATS: tuple[str, ...] = get_args(Format)

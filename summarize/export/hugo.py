@@ -27,7 +27,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .run import SOURCE_LANG, ExportError, ExportReport, RunView, Texts, iter_texts, write_text
+from summarize.export.run import (
+    SOURCE_LANG,
+    ExportError,
+    ExportReport,
+    RunView,
+    Texts,
+    iter_texts,
+    write_text,
+)
 
 MARKER = "# Written by `summarize export --format hugo`; rewritten on every export."
 SITE_CONFIGS = (

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .run import ExportReport, RunView, StreamedText, Texts, iter_texts
+from summarize.export.run import ExportReport, RunView, StreamedText, Texts, iter_texts
 
 NAMESPACE = "articles"
 _I18NEXT_MARKUP = re.compile(r"\{\{.*?\}\}|\$t\(", re.DOTALL)

@@ -24,11 +24,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from summarize.memory import Memory
-from summarize.store import OutputDir, Run
-
-from .run import ExportError, RunView, open_run
-from .xliff import (
+from summarize.export.run import ExportError, RunView, open_run
+from summarize.export.xliff import (
     HUMAN_STATES,
     Exported,
     ReviewedSegment,
@@ -36,6 +33,8 @@ from .xliff import (
     digest,
     export_records,
 )
+from summarize.memory import Memory
+from summarize.store import OutputDir, Run
 
 # Reasons, as the report prints them.
 SKIP_UNCHANGED = "unchanged since export"

@@ -44,7 +44,7 @@ from typing import Any
 
 from lxml import etree
 
-from .run import (
+from summarize.export.run import (
     PARTS,
     SOURCE_LANG,
     TARGET_LANGS,
