@@ -305,7 +305,7 @@ def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
 def _articles_jsonl(n: int) -> str:
     """``n`` distinct articles of 3 paragraphs x 3 sentences, from the tiny models' lines."""
     try:
-        from summarize.backends.tiny import EN_LINES
+        from summarize.tiny.corpus import EN_LINES
     except ImportError:
         EN_LINES = ("The city council approved a new budget for schools and roads on Monday.",)
     rows = []

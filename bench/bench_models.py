@@ -164,7 +164,7 @@ def _marian_tokenizer(shape: Shape, lines: list[str]) -> Any:
 
 
 def _bpe(lines: list[str], specials: list[str], *, byte_level: bool) -> tuple[dict[str, int], Any]:
-    from summarize.backends.tiny import train_bpe
+    from summarize.tiny.corpus import train_bpe
 
     return train_bpe(lines, TOKENIZER_PIECES, specials, byte_level=byte_level, min_frequency=0)
 

@@ -174,8 +174,8 @@ def _settings(job: Job) -> Any:
 
 
 def _tool_generate(job: Job, backend: Any) -> Callable[[list[str]], list[str]]:
+    from summarize.backends.scheduler import generate_all
     from summarize.config import BatchSettings
-    from summarize.scheduler import generate_all
 
     batch = BatchSettings.model_validate(job.batch or {})
     settings = _settings(job)

@@ -56,7 +56,7 @@ def model_dir() -> Path:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from summarize.backends import tiny_chat
+    from summarize.tiny import chat as tiny_chat
 
     tokenizer = tiny_chat._qwen_tokenizer([], eos="<|im_end|>")
     tokenizer.chat_template = tiny_chat.CHATML_TEMPLATE
@@ -76,7 +76,7 @@ def prompts(n: int) -> list[list[int]]:
     """``n`` chat prompts as token ids: a summary, a Korean and a Chinese translation in turn."""
     from transformers import AutoTokenizer
 
-    from summarize import prompts as chat_prompts
+    from summarize.backends import prompts as chat_prompts
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir()))
     rows = []

@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from summarize.store import OutputDir, utcnow  # noqa: E402
+from summarize.runs.store import OutputDir, utcnow  # noqa: E402
 
 GENERATOR = 1  # bump when the generated articles change, so kept runs are rebuilt
 FORMATS = ("xliff", "hugo", "i18next")
@@ -147,7 +147,7 @@ def make_run(out: Path, n: int, *, fsync: bool) -> tuple[Path, float]:
 
 
 def _dump(doc: dict[str, Any]) -> bytes:
-    from summarize.store import dump_json
+    from summarize.runs.store import dump_json
 
     return dump_json(doc)
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def articles_jsonl(n: int) -> str:
     """``n`` distinct articles of three paragraphs of three sentences, from the tiny models'
     training lines (so the tiny tokenizers know the words)."""
-    from summarize.backends.tiny import EN_LINES
+    from summarize.tiny.corpus import EN_LINES
 
     lines = [ln.rstrip(".") for ln in EN_LINES if ln.strip()]
     out = []

@@ -60,7 +60,7 @@ CHILD = r'''
 import json, resource, sys, time
 from pathlib import Path
 from summarize.config import Config
-from summarize.runner import RunOptions, run_batch
+from summarize.pipeline.runner import RunOptions, run_batch
 
 
 class Instant:
@@ -112,7 +112,7 @@ def tiny_config(work: Path) -> Path:
     """The tiny models' config with 4-token outputs (the issue's own rerun measurement)."""
     import yaml
 
-    from summarize.backends.tiny import build_tiny_models
+    from summarize.tiny import build_tiny_models
 
     models = build_tiny_models(work / "tiny")
     data = yaml.safe_load((models / "config.yaml").read_text(encoding="utf-8"))

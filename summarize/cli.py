@@ -79,8 +79,8 @@ def run(
 ) -> None:
     """Summarise and translate a batch of articles into OUT/<run_id>/."""
     from summarize.config import load_config
+    from summarize.pipeline.runner import RunOptions, run_batch
     from summarize.progress import make_progress
-    from summarize.runner import RunOptions, run_batch
 
     try:
         if export and to is None:
@@ -161,7 +161,7 @@ def models_tiny(
     directory: Annotated[Path, typer.Argument(help="Where to write the tiny models and config.yaml.")],
 ) -> None:
     """Build tiny random-weight models offline (meaningless output) and DIR/config.yaml."""
-    from summarize.backends.tiny import build_tiny_models
+    from summarize.tiny import build_tiny_models
 
     try:
         build_tiny_models(directory)
@@ -181,13 +181,13 @@ def models_check(
 
     from summarize.backends import load_backend
     from summarize.config import load_config
-    from summarize.modelcheck import (
+    from summarize.models.check import (
         check_summarizer,
         check_translator,
         failure_message,
         translator_groups,
     )
-    from summarize.runner import Models
+    from summarize.pipeline.runner import Models
 
     try:
         config_path = config if config is not None else DEFAULT_CONFIG
@@ -224,7 +224,7 @@ def runs_list(out: OutOpt = Path("outputs")) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from summarize.runs import list_rows
+    from summarize.runs.history import list_rows
 
     table = Table("run id", "status", "ok", "failed", "started", "duration", box=None)
     for r in list_rows(out):
@@ -243,7 +243,7 @@ def runs_show(
     """The manifest of a run in readable form."""
     import json
 
-    from summarize.runs import resolve_run, run_state
+    from summarize.runs.history import resolve_run, run_state
 
     try:
         m, status, why = run_state(resolve_run(out, run_ref))
@@ -276,7 +276,7 @@ def runs_diff(
     """Articles added, removed and changed (per language) from RUN_A to RUN_B."""
     import json
 
-    from summarize.runs import diff_runs, resolve_run
+    from summarize.runs.history import diff_runs, resolve_run
 
     try:
         d = diff_runs(resolve_run(out, run_a), resolve_run(out, run_b))
@@ -298,7 +298,7 @@ def runs_prune(
     out: OutOpt = Path("outputs"),
 ) -> None:
     """Delete old runs; never `latest`. Refused (exit 5) while a run is using OUT."""
-    from summarize.runs import prune
+    from summarize.runs.history import prune
 
     try:
         deleted = prune(out, keep)
@@ -364,7 +364,8 @@ def eval_cmd(
     from rich.table import Table
 
     from summarize.config import load_config
-    from summarize.eval import (
+    from summarize.progress import make_progress
+    from summarize.quality.eval import (
         evaluate,
         failed_count,
         flores200,
@@ -372,8 +373,7 @@ def eval_cmd(
         summary_rows,
         translation_rows,
     )
-    from summarize.progress import make_progress
-    from summarize.store import atomic_write, dump_json
+    from summarize.runs.store import atomic_write, dump_json
 
     progress = None
     try:

@@ -21,7 +21,7 @@ Family = Literal["auto", "marian", "nllb", "m2m100", "mbart50", "plain", "chat"]
 
 
 # New-token budgets are rounded up to a multiple of this (see GenerationSettings.budget). Part of
-# the output identity (summarize/models.py): changing it changes outputs.
+# the output identity (summarize/models/load.py): changing it changes outputs.
 BUDGET_STEP = 16
 
 
@@ -108,7 +108,7 @@ class ModelSpec(_Strict):
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     ct2: CT2Settings = Field(default_factory=CT2Settings)
     vllm: VLLMSettings = Field(default_factory=VLLMSettings)
-    # family chat: the translation prompt style of summarize/prompts.py ("rules" or "short").
+    # family chat: the translation prompt style of summarize/backends/prompts.py ("rules" or "short").
     prompt: Literal["rules", "short"] = "rules"
 
     def key(self) -> tuple[Any, ...]:
@@ -138,7 +138,7 @@ class BatchSettings(_Strict):
 
 
 class RaySettings(_Strict):
-    """Where and how wide the ray engine runs (summarize/ray_engine.py). None of it changes
+    """Where and how wide the ray engine runs (summarize/engines/ray_cluster.py). None of it changes
     outputs, so none of it is in the config hash."""
 
     # Cluster to join ("host:6379" or "auto"); unset: RAY_ADDRESS if set, else a local Ray
@@ -183,7 +183,7 @@ class Config(_Strict):
     batch: BatchSettings = Field(default_factory=BatchSettings)
     cache: bool = True
     glossary: str | dict[str, Any] | None = None
-    # Score each model version on the built-in canary on first use (summarize/modelcheck.py).
+    # Score each model version on the built-in canary on first use (summarize/models/check.py).
     model_check: bool = True
     # What one translation input is: a sentence, or a paragraph (context for an LLM; a
     # paragraph longer than a translator's window goes as runs of whole sentences that fit).

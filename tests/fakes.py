@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from summarize.config import GenerationSettings, ModelSpec
-from summarize.modelcheck import WARM_UP_TEXTS
-from summarize.qa import traditional_chars
+from summarize.models.check import WARM_UP_TEXTS
+from summarize.text.qa import traditional_chars
 
 KEEP = re.compile(r"^[\[\(]?\d[\d.,%]*[\]\)]?[.,;:!?]*$|^\[\d+\]")
 HANGUL = [chr(c) for c in range(0xAC00, 0xAC00 + 400)]

@@ -121,7 +121,7 @@ def _collect(out: Path, dest: Path) -> None:
 
 def capture(dest: Path, cases: list[str]) -> None:
     if not (MODELS / "config.yaml").exists():
-        from summarize.backends.tiny import build_tiny_models
+        from summarize.tiny import build_tiny_models
 
         build_tiny_models(MODELS)
     dest.mkdir(parents=True, exist_ok=True)

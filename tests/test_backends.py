@@ -15,9 +15,10 @@ from summarize.backends import families, load_backend
 from summarize.backends.base import OutOfMemory
 from summarize.backends.hashing import content_hash, file_sha256
 from summarize.backends.hf import HFBackend, _Source
-from summarize.backends.tiny import EN_LINES, TINY_MODELS
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ConfigError, ModelLoadError
+from summarize.tiny import TINY_MODELS
+from summarize.tiny.corpus import EN_LINES
 
 TEXTS = [EN_LINES[0], "Heavy rain caused floods.", EN_LINES[5]]
 SETTINGS = GenerationSettings(

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 import torch
 
-from summarize import prompts
-from summarize.backends import load_backend
+from summarize.backends import load_backend, prompts
 from summarize.backends.base import OutOfMemory, flag_of
 from summarize.backends.chat import ChatBackend, reply_only_processors
-from summarize.backends.tiny import EN_LINES
-from summarize.backends.tiny_chat import (
+from summarize.backends.prompts import clean_reply
+from summarize.config import GenerationSettings, ModelSpec, load_config
+from summarize.errors import ModelLoadError
+from summarize.tiny.chat import (
     CLOCK_TEMPLATE,
     LLAMA32_TEMPLATE,
     QWEN3_TEMPLATE,
@@ -26,9 +27,7 @@ from summarize.backends.tiny_chat import (
     TINY_CHAT_MODELS,
     build_tiny_chat_models,
 )
-from summarize.config import GenerationSettings, ModelSpec, load_config
-from summarize.errors import ModelLoadError
-from summarize.prompts import clean_reply
+from summarize.tiny.corpus import EN_LINES
 from tests.test_backends import spy_generate
 
 TEXTS = [EN_LINES[0], "Heavy rain caused floods.", EN_LINES[5]]
@@ -685,9 +684,9 @@ def test_config_chat_yaml_runs_through_load_backend(tiny_models: Path) -> None:
 def test_a_changed_prompt_recomputes_and_an_unchanged_one_reuses(tiny_models, tmp_path, monkeypatch):
     """The prompt fingerprint is part of the memory key: same prompts reuse everything, edited
     prompts regenerate everything."""
-    from summarize import prompts
+    from summarize.backends import prompts
     from summarize.config import load_config
-    from summarize.runner import RunOptions, run_batch
+    from summarize.pipeline.runner import RunOptions, run_batch
 
     examples = Path(__file__).resolve().parents[1] / "examples" / "articles" / "briefs.jsonl"
     cfg = load_config(tiny_models / "config-chat.yaml", {"device": "cpu"})

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from summarize import prompts
-from summarize.prompts import clean_reply
+from summarize.backends import prompts
+from summarize.backends.prompts import clean_reply
 
 KO = "시의회는 월요일 새 예산안을 승인했다."
 ZH = "市议会周一批准了新预算。"

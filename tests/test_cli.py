@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from summarize.cli import app
 from summarize.config import Config
+from summarize.pipeline.runner import RunOptions, run_batch
 from summarize.progress import LogProgress
-from summarize.runner import RunOptions, run_batch
 from tests.fakes import FakeLoader
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,9 +13,9 @@ pytest.importorskip("ctranslate2")
 
 from summarize.backends import ct2, load_backend
 from summarize.backends.hashing import content_hash
+from summarize.backends.scheduler import generate_all
 from summarize.config import GenerationSettings, ModelSpec, load_config
 from summarize.errors import ModelLoadError
-from summarize.scheduler import generate_all
 
 REPO = Path(__file__).resolve().parents[1]
 TEXTS = [

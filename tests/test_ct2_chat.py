@@ -15,10 +15,10 @@ from summarize.backends import load_backend
 from summarize.backends.base import OutOfMemory
 from summarize.backends.chat import ChatBackend
 from summarize.backends.ct2_chat import CT2_CHAT_ARCHITECTURES, CT2ChatBackend
-from summarize.backends.tiny import EN_LINES
-from summarize.backends.tiny_chat import TINY_CHAT_MODELS, build_tiny_chat_models
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError
+from summarize.tiny.chat import TINY_CHAT_MODELS, build_tiny_chat_models
+from summarize.tiny.corpus import EN_LINES
 
 # Prompts of different lengths, so CTranslate2 feeds part of the longer ones in its loop.
 TEXTS = [EN_LINES[0], "Heavy rain caused floods.", EN_LINES[5], EN_LINES[3]]
@@ -268,7 +268,7 @@ def test_a_template_that_forces_thinking_is_closed_on_ctranslate2_too(
     chat_models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same probe and closing as the transformers backend: equal prompts, equal output."""
-    from summarize.backends.tiny_chat import THINKING_CHAT_MODEL
+    from summarize.tiny.chat import THINKING_CHAT_MODEL
 
     hf = ChatBackend.load(_spec(chat_models / THINKING_CHAT_MODEL, "transformers"), device="cpu")
     ct = CT2ChatBackend.load(_spec(chat_models / THINKING_CHAT_MODEL, quantization="float32"),

@@ -13,7 +13,7 @@ from summarize.backends.base import OutOfMemory
 from summarize.backends.hf import HFBackend, _placement
 from summarize.config import GenerationSettings, ModelSpec, load_config
 from summarize.errors import ConfigError
-from summarize.runner import RunOptions, run_batch
+from summarize.pipeline.runner import RunOptions, run_batch
 from tests.fakes import FakeLoader
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from summarize.cli import app
 from summarize.errors import EXIT_INTERRUPTED, EXIT_PARTIAL
-from summarize.segment import split_paragraphs
-from summarize.store import TMP_PREFIX
+from summarize.runs.store import TMP_PREFIX
+from summarize.text.segment import split_paragraphs
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "articles"

@@ -11,12 +11,12 @@ import yaml
 from rouge_score import rouge_scorer
 from typer.testing import CliRunner
 
-from summarize import eval as ev
-from summarize.assemble import Translated
 from summarize.cli import app
 from summarize.config import ModelSpec
 from summarize.errors import RecordError
-from summarize.qa import QAFlag
+from summarize.pipeline.assemble import Translated
+from summarize.quality import eval as ev
+from summarize.text.qa import QAFlag
 
 FLORES = Path(__file__).resolve().parents[1] / "summarize" / "data" / "flores200"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from summarize.errors import ConfigError
-from summarize.glossary import Glossary, load_glossary
+from summarize.text.glossary import Glossary, load_glossary
 
 YAML = """\
 UNHCR:

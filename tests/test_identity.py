@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from summarize.config import Config, GenerationSettings, ModelSpec, load_config
-from summarize.runner import RunOptions, run_batch
+from summarize.pipeline.runner import RunOptions, run_batch
 from tests.fakes import FakeLoader
 
 
@@ -150,7 +150,7 @@ def test_lang_codes_are_part_of_the_model_and_its_identity():
     a = ModelSpec(model="facebook/m2m100_418M")
     b = ModelSpec(model="facebook/m2m100_418M", lang_codes={"ko": "ja"})
     assert a.key() != b.key()  # two languages with other codes never share one backend
-    from summarize.models import identity
+    from summarize.models.load import identity
 
     info = {"model": a.model, "backend": "transformers"}
     assert identity(info, a) != identity(info, b)
@@ -180,7 +180,7 @@ def test_unchanged_rerun_shares_files_and_generates_nothing(tmp_path):
 
 
 def test_human_import_stops_sharing(tmp_path):
-    from summarize.memory import Memory
+    from summarize.runs.memory import Memory
 
     inp = story_input(tmp_path / "in", n=2)
     out = tmp_path / "out"

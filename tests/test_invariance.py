@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from summarize.config import Config
-from summarize.runner import RunOptions, run_batch
+from summarize.pipeline.runner import RunOptions, run_batch
 
 SHAPES = [(window, tokens) for window in (1, 7, 128) for tokens in (96, 6000)]
 LAYOUTS = {

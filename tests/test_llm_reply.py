@@ -14,8 +14,8 @@ import torch
 from summarize.backends import load_backend
 from summarize.backends.base import Flagged, flag_of
 from summarize.config import load_config
-from summarize.memory import Memory
-from summarize.runner import Runner, RunOptions
+from summarize.pipeline.runner import Runner, RunOptions
+from summarize.runs.memory import Memory
 
 REFUSAL = "I'm sorry, but I can't help with that."
 
@@ -193,7 +193,7 @@ def reasoning_loader(spec, *, device="auto", dtype="auto", weights=True):
 def test_a_thinking_template_never_puts_reasoning_into_an_article(tiny_models, tmp_path):
     import yaml
 
-    from summarize.backends.tiny_chat import THINKING_CHAT_MODEL, chat_config
+    from summarize.tiny.chat import THINKING_CHAT_MODEL, chat_config
 
     data = chat_config(tiny_models, THINKING_CHAT_MODEL)
     data["summarizer"]["generation"]["max_new_tokens"] = 64

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from summarize.cli import app
 from summarize.config import Config
 from summarize.export import export_run
-from summarize.runner import RunOptions, run_batch
+from summarize.pipeline.runner import RunOptions, run_batch
 from tests.fakes import FakeLoader
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ BACKENDS = ["transformers", "ctranslate2"]
 # How a hub id names its family, for specs that leave `family: auto`.
 ID_FAMILIES = {"opus-mt": "marian", "nllb": "nllb", "m2m100": "m2m100", "mbart": "mbart50"}
 # How a hub id of a `family: chat` spec names its architecture: the tiny chat model of that class
-# (summarize/backends/tiny_chat.py), in the same folder as the other tiny models.
+# (summarize/tiny/chat.py), in the same folder as the other tiny models.
 CHAT_IDS = {"gemma-3": "chat-gemma3", "gemma-2": "chat-gemma2", "qwen3": "chat-qwen3",
             "qwen2": "chat-qwen2", "llama": "chat-llama"}
 

@@ -10,11 +10,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from summarize import modelcheck
 from summarize.cli import app
 from summarize.config import Config, load_config
 from summarize.errors import GenerationError, ModelCheckError, ModelLoadError
-from summarize.runner import RunOptions, run_batch
+from summarize.models import check as modelcheck
+from summarize.pipeline.runner import RunOptions, run_batch
 from tests.fakes import FakeLoader
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"

@@ -153,7 +153,7 @@ def test_run_at_beam_4_makes_one_generate_call_per_batch(tiny_models, tmp_path, 
     end: no error splits, and exactly as many translation generate() calls as batches."""
     from summarize.backends import load_backend
     from summarize.config import load_config
-    from summarize.runner import RunOptions, run_batch
+    from summarize.pipeline.runner import RunOptions, run_batch
 
     cfg = load_config(tiny_models / config_name, {
         "translators.ko.generation.num_beams": 4, "translators.zh-Hans.generation.num_beams": 4,
@@ -184,7 +184,7 @@ def test_run_at_beam_4_makes_one_generate_call_per_batch(tiny_models, tmp_path, 
     batches = gen["translate:ko+zh-Hans"]["batches"]
     assert batches > 1
     # + the warm-up: one call per new-token budget among its texts
-    from summarize.modelcheck import WARM_UP_TEXTS
+    from summarize.models.check import WARM_UP_TEXTS
 
     settings = cfg.translators["ko"].generation
     warm = len({settings.budget(n) for n in seen[0].count_tokens(list(WARM_UP_TEXTS), "ko")})

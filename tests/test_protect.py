@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from summarize.glossary import load_glossary
-from summarize.protect import Masked, markup_spans, protect, restore
+from summarize.text.glossary import load_glossary
+from summarize.text.protect import Masked, markup_spans, protect, restore
 
 GLOSSARY = load_glossary({
     "UNHCR": {"ko": "유엔난민기구", "zh-Hans": "联合国难民署"},

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from summarize.glossary import load_glossary
-from summarize.protect import protect, restore
-from summarize.qa import CHECKS, QAFlag, check_segment, summarize_flags, traditional_chars
+from summarize.text.glossary import load_glossary
+from summarize.text.protect import protect, restore
+from summarize.text.qa import CHECKS, QAFlag, check_segment, summarize_flags, traditional_chars
 
 GLOSSARY = load_glossary({"Open Doors": "keep", "UNHCR": {"ko": "유엔난민기구", "zh-Hans": "联合国难民署"}})
 

@@ -29,7 +29,7 @@ import yaml  # noqa: E402
 from summarize.backends import load_backend  # noqa: E402
 from summarize.config import load_config  # noqa: E402
 from summarize.errors import EngineError, GenerationError  # noqa: E402
-from summarize.runner import Runner, RunOptions  # noqa: E402
+from summarize.pipeline.runner import Runner, RunOptions  # noqa: E402
 from tests import test_e2e  # noqa: E402
 from tests.test_e2e import ENV, ROOT, _run_dirs, _wait, docs, small_input  # noqa: E402
 from tests.test_matrix import swapped  # noqa: E402

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from summarize.config import Config, RaySettings
+from summarize.engines.ray_cluster import RayEngine, _Job
 from summarize.errors import ConfigError
 from summarize.progress import LogProgress
-from summarize.ray_engine import RayEngine, _Job
 
 
 def _engine(**ray: Any) -> RayEngine:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from summarize.config import Config
-from summarize.memory import Memory
-from summarize.runner import RunOptions, run_batch
-from summarize.segment import split_paragraphs
-from summarize.store import OutputDir
+from summarize.pipeline.runner import RunOptions, run_batch
+from summarize.runs.memory import Memory
+from summarize.runs.store import OutputDir
+from summarize.text.segment import split_paragraphs
 from tests.fakes import FakeLoader
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from summarize import store
 from summarize.cli import app
 from summarize.errors import RunLockedError, SummarizeError
-from summarize.runs import list_rows, prune, resolve_run, run_state
-from summarize.store import LOCK_NAME, OutputDir, Run
+from summarize.runs import store
+from summarize.runs.history import list_rows, prune, resolve_run, run_state
+from summarize.runs.store import LOCK_NAME, OutputDir, Run
 
 
 def make_run(od: OutputDir, status: str) -> Run:

@@ -3,9 +3,9 @@ from collections.abc import Sequence
 import pytest
 
 from summarize.backends.base import OutOfMemory
+from summarize.backends.scheduler import CANARY, generate_all, generate_all_multi, pack
 from summarize.config import GenerationSettings
 from summarize.errors import GenerationError
-from summarize.scheduler import CANARY, generate_all, generate_all_multi, pack
 
 
 class Recorder:

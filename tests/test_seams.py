@@ -4,16 +4,16 @@ assembly."""
 
 import pytest
 
-from summarize.assemble import Summary, Translated, assemble, key_of
-from summarize.cached import CachedGeneration, generate_cached
+from summarize.backends.scheduler import BatchStats
 from summarize.config import GenerationSettings, ModelSpec
-from summarize.engine import BatchResult, LocalEngine
+from summarize.engines.local import BatchResult, LocalEngine
 from summarize.errors import GenerationError
-from summarize.memory import Memory
-from summarize.qa import QAFlag
+from summarize.pipeline.assemble import Summary, Translated, assemble, key_of
+from summarize.pipeline.generation import CachedGeneration, generate_cached
+from summarize.pipeline.summaries import first_level, fold_level, partial_settings, plan_level
 from summarize.records import Article, Segment
-from summarize.scheduler import BatchStats
-from summarize.summaries import first_level, fold_level, partial_settings, plan_level
+from summarize.runs.memory import Memory
+from summarize.text.qa import QAFlag
 from tests.fakes import FakeBackend
 
 BATCHING = {"max_batch_tokens": 4096, "max_batch_size": 8, "max_hypotheses": 128}

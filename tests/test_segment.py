@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summarize.segment import (
+from summarize.text.segment import (
     join_paragraphs,
     join_sentences,
     one_paragraph,

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from summarize.glossary import load_glossary
-from summarize.protect import protect, restore
-from summarize.segment import one_paragraph, split_long, split_sentences
-from summarize.spans import protected_spans, unbreakable
+from summarize.text.glossary import load_glossary
+from summarize.text.protect import protect, restore
+from summarize.text.segment import one_paragraph, split_long, split_sentences
+from summarize.text.spans import protected_spans, unbreakable
 
 GLOSSARY = load_glossary({"Acme Inc. Board": "keep", "Yahoo! News": "keep"})
 

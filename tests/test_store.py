@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from summarize import store
 from summarize.errors import RunLockedError, SummarizeError
-from summarize.memory import Memory, unit_key
-from summarize.runs import diff_runs, list_rows, prune, resolve_run
-from summarize.store import TMP_PREFIX, OutputDir, Run, atomic_write
+from summarize.runs import store
+from summarize.runs.history import diff_runs, list_rows, prune, resolve_run
+from summarize.runs.memory import Memory, unit_key
+from summarize.runs.store import TMP_PREFIX, OutputDir, Run, atomic_write
 
 
 def make_run(od: OutputDir, status: str, articles: dict[str, dict] | None = None) -> Run:

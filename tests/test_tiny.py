@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from summarize.backends.hashing import content_hash
-from summarize.backends.tiny import EN_LINES, TINY_CONFIGS, TINY_MODELS, _script, build_tiny_models
 from summarize.config import load_config
+from summarize.tiny import TINY_CONFIGS, TINY_MODELS, build_tiny_models
+from summarize.tiny.corpus import EN_LINES, script_of
 
 # folder -> (model class, tokenizer class, tokens the vocabulary must hold)
 EXPECTED = {
@@ -91,9 +92,9 @@ def test_tiny_output_is_in_the_target_script(
     spec = config.summarizer if lang is None else config.translators[lang]  # type: ignore[index]
     backend = HFBackend.load(spec, device="cpu")
     outputs = backend.generate_batch(list(EN_LINES[:6]), lang, spec.generation)
-    letters = [c for text in outputs for c in text if _script(c)]
+    letters = [c for text in outputs for c in text if script_of(c)]
     assert all(outputs) and letters
-    assert {_script(c) for c in letters} == {script}
+    assert {script_of(c) for c in letters} == {script}
 
 
 def test_translator_window_fits_a_sentence_but_not_an_article(tiny_models: Path) -> None:

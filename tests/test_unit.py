@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from summarize.cli import app
 from summarize.config import load_config
+from summarize.pipeline.runner import Runner, RunOptions
+from summarize.pipeline.windows import Work, paragraph_runs
 from summarize.records import Article
-from summarize.runner import Runner, RunOptions
-from summarize.segment import split_sentences
-from summarize.work import Work, paragraph_runs
+from summarize.text.segment import split_sentences
 from tests.test_review import counts
 
 XLIFF = "{urn:oasis:names:tc:xliff:document:2.0}"

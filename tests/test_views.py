@@ -12,7 +12,7 @@ import pytest
 from summarize.backends import load_backend
 from summarize.config import ModelSpec
 from summarize.errors import ModelLoadError
-from summarize.models import Models, identity
+from summarize.models.load import Models, identity
 
 CASES = [
     ("summarizer", "plain", "transformers"),

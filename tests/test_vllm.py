@@ -24,12 +24,12 @@ from typer.testing import CliRunner
 from summarize.backends import load_backend, tiny_chat, vllm_chat
 from summarize.backends.base import flag_of
 from summarize.backends.chat import ChatBackend
-from summarize.backends.tiny import EN_LINES
 from summarize.backends.vllm_chat import VLLMChatBackend
 from summarize.config import GenerationSettings, ModelSpec, load_config
 from summarize.errors import ModelLoadError
-from summarize.models import identity
-from summarize.runner import Runner, RunOptions
+from summarize.models.load import identity
+from summarize.pipeline.runner import Runner, RunOptions
+from summarize.tiny.corpus import EN_LINES
 
 # One xdist worker runs the module (`--dist loadgroup`), so the suite starts one engine.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("vllm")]

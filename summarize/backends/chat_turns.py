@@ -1,6 +1,6 @@
 """What every chat backend shares, whatever runs the forward passes (transformers, CTranslate2).
 
-- the prompt: each text is one user turn (``summarize.prompts``, in the spec's prompt style),
+- the prompt: each text is one user turn (``summarize.backends.prompts``, in the spec's prompt style),
   rendered by the model's own chat template with the generation prompt, reasoning off
   (``enable_thinking=False``) where the template has that switch, control tokens quoted in an
   article kept as text where the tokenizer can do it;
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from summarize import prompts
+from summarize.backends import prompts
 from summarize.backends.base import budget_groups, with_flag
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError

@@ -33,8 +33,8 @@ from summarize.export.xliff import (
     digest,
     export_records,
 )
-from summarize.memory import Memory
-from summarize.store import OutputDir, Run
+from summarize.runs.memory import Memory
+from summarize.runs.store import OutputDir, Run
 
 # Reasons, as the report prints them.
 SKIP_UNCHANGED = "unchanged since export"

@@ -14,11 +14,11 @@ from typing import Any
 
 from summarize import __version__
 from summarize.config import Config
-from summarize.memory import fingerprint
-from summarize.models import Models
+from summarize.models.load import Models
 from summarize.read import InputFiles
 from summarize.records import Article, BadRecord
-from summarize.store import OutputDir, Run, utcnow
+from summarize.runs.memory import fingerprint
+from summarize.runs.store import OutputDir, Run, utcnow
 
 OUTPUT_PACKAGES = ("torch", "transformers", "tokenizers", "sentencepiece", "ctranslate2",
                    "huggingface_hub", "safetensors")

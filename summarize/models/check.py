@@ -24,14 +24,14 @@ from typing import Any
 
 from summarize.backends.base import Backend
 from summarize.backends.devices import describe, first_line
+from summarize.backends.scheduler import CANARY, generate_all, generate_all_multi
 from summarize.config import Config, GenerationSettings, ModelSpec
 from summarize.errors import ModelCheckError, ModelLoadError
-from summarize.memory import fingerprint
-from summarize.protect import protect, restore
-from summarize.qa import check_segment
-from summarize.scheduler import CANARY, generate_all, generate_all_multi
-from summarize.segment import split_sentences
-from summarize.store import atomic_write, dump_json
+from summarize.runs.memory import fingerprint
+from summarize.runs.store import atomic_write, dump_json
+from summarize.text.protect import protect, restore
+from summarize.text.qa import check_segment
+from summarize.text.segment import split_sentences
 
 CHECK_VERSION = 1
 # chrF (sacrebleu, 0-100) a translator must reach on the canary. A fluent wrong-meaning or

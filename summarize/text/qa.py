@@ -14,7 +14,7 @@ Checks (the names are part of the output contract):
 * ``length_ratio``: output/source length (non-space characters, markup removed) outside
   the bounds for the language; sources under 20 characters are not judged.
 * ``number_mismatch``: a number in the source is missing from the output. Numbers are not
-  masked before translation (see ``summarize.protect``), so this is where they are verified.
+  masked before translation (see ``summarize.text.protect``), so this is where they are verified.
   Skipped: integers up to 10 (often written as words) and numbers followed by a scale word
   ("1.2 million" becomes "120만" / "120万").
 * ``span_lost`` / ``span_duplicated`` / ``span_repaired``: what ``restore()`` had to fix.
@@ -38,8 +38,8 @@ from typing import Any
 
 import opencc
 
-from summarize.glossary import Glossary
-from summarize.protect import SpanIssue, markup_spans
+from summarize.text.glossary import Glossary
+from summarize.text.protect import SpanIssue, markup_spans
 
 CHECKS = (
     "empty", "untranslated", "wrong_script", "repetition", "length_ratio", "number_mismatch",

@@ -22,7 +22,13 @@ from typing import Any
 
 import yaml
 
-from summarize.assemble import (
+from summarize.backends.base import Backend
+from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.engines.local import LocalEngine
+from summarize.errors import InputError, RecordError
+from summarize.models.check import translator_groups
+from summarize.models.load import Models
+from summarize.pipeline.assemble import (
     SegmentKey,
     Summary,
     Translated,
@@ -31,21 +37,15 @@ from summarize.assemble import (
     key_of,
     to_translate,
 )
-from summarize.backends.base import Backend
-from summarize.cached import CachedGeneration, Outcome, generate_cached
-from summarize.config import Config, GenerationSettings, ModelSpec
-from summarize.engine import LocalEngine
-from summarize.errors import InputError, RecordError
-from summarize.glossary import Glossary, load_glossary
-from summarize.memory import Memory, fingerprint
-from summarize.modelcheck import translator_groups
-from summarize.models import Models
-from summarize.qa import CHECKS
+from summarize.pipeline.generation import CachedGeneration, Outcome, generate_cached
+from summarize.pipeline.summaries import summarize_articles
+from summarize.pipeline.windows import Segmenter, Work, segment_limit
 from summarize.read import split_paragraphs
 from summarize.records import Article, BadRecord
-from summarize.store import OutputDir
-from summarize.summaries import summarize_articles
-from summarize.work import Segmenter, Work, segment_limit
+from summarize.runs.memory import Memory, fingerprint
+from summarize.runs.store import OutputDir
+from summarize.text.glossary import Glossary, load_glossary
+from summarize.text.qa import CHECKS
 
 SETS = ("flores200",)
 FLORES_SIZE = 1012

@@ -1,7 +1,7 @@
 """Protected spans: the one definition of text that is never cut into sentences nor translated.
 
-``protected_spans`` is used by the sentence splitter (``summarize.segment``: no sentence or
-clause boundary inside a span) and by the placeholder masker (``summarize.protect``: each span
+``protected_spans`` is used by the sentence splitter (``summarize.text.segment``: no sentence or
+clause boundary inside a span) and by the placeholder masker (``summarize.text.protect``: each span
 becomes a placeholder and comes back byte for byte). Both therefore agree on what is markup.
 
 Kinds, highest priority first (an earlier kind claims its text before a later one may look):
@@ -28,7 +28,7 @@ import bisect
 import re
 from typing import Literal
 
-from summarize.glossary import Glossary
+from summarize.text.glossary import Glossary
 
 __all__ = ["MARKER", "Kind", "Region", "Span", "protected_spans", "unbreakable"]
 

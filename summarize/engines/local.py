@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from summarize.backends.base import Backend
-from summarize.config import GenerationSettings
-from summarize.scheduler import (
+from summarize.backends.scheduler import (
     BatchStats,
     Generated,
     Schedule,
     iter_generate_all,
     iter_generate_all_multi,
 )
+from summarize.config import GenerationSettings
 
 Lang = str | None  # None: English output (summaries)
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from summarize.backends.base import flag_check, flag_of
-from summarize.glossary import Glossary
-from summarize.protect import Masked, protect, restore
-from summarize.qa import QAFlag, check_segment
 from summarize.records import Article, Part, Segment
-from summarize.segment import join_sentences, one_paragraph
+from summarize.text.glossary import Glossary
+from summarize.text.protect import Masked, protect, restore
+from summarize.text.qa import QAFlag, check_segment
+from summarize.text.segment import join_sentences, one_paragraph
 
 SegmentKey = tuple[str, Part, int, int]
 Origin = Literal["model", "memory", "human"]

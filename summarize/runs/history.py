@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from summarize.errors import SummarizeError
-from summarize.store import LockState, OutputDir, Run
+from summarize.runs.store import LockState, OutputDir, Run
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -11,9 +11,9 @@ from typing import Literal
 
 from summarize.backends.base import Backend
 from summarize.config import ModelSpec
-from summarize.glossary import Glossary
 from summarize.records import Article, Part, Segment
-from summarize.segment import split_long, split_sentences
+from summarize.text.glossary import Glossary
+from summarize.text.segment import split_long, split_sentences
 
 SPLIT_MARGIN = 0.9  # placeholders may make a masked sentence a little longer than its source
 

@@ -51,7 +51,7 @@ LANGUAGES: dict[str, tuple[str, str]] = {
     "ko": ("Korean", "한국어"),
     "zh-Hans": ("Simplified Chinese", "简体中文"),
 }
-# Placeholders as summarize.protect writes them into a masked text.
+# Placeholders as summarize.text.protect writes them into a masked text.
 PLACEHOLDER = re.compile(r"\[\d+\]")
 
 SUMMARY_PROMPT = (

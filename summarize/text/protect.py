@@ -23,9 +23,9 @@ Why this form:
 Numbers are NOT masked: models copy digits reliably, and a translation needs to see
 the number to pick counters and scale words ("1.2 million" -> "120만", "3 people" ->
 "3명"); a masked number would turn into "[0]백만". Numbers are verified by the
-``number_mismatch`` QA check instead (``summarize.qa``).
+``number_mismatch`` QA check instead (``summarize.text.qa``).
 
-What is protected is defined once, in ``summarize.spans`` (the sentence splitter uses the
+What is protected is defined once, in ``summarize.text.spans`` (the sentence splitter uses the
 same definition, so it never cuts where a placeholder goes). Glossary terms are masked too and
 come back in their target-language form. A Markdown link keeps its text translatable: only
 ``[`` and ``](url)`` are masked.
@@ -38,8 +38,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from summarize.glossary import Glossary
-from summarize.spans import MARKER, Kind, protected_spans
+from summarize.text.glossary import Glossary
+from summarize.text.spans import MARKER, Kind, protected_spans
 
 SpanKind = Kind
 IssueKind = Literal["lost", "duplicated", "repaired"]

@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 
-from summarize.glossary import Glossary
-from summarize.spans import Span as ProtectedSpan
-from summarize.spans import protected_spans, unbreakable
+from summarize.text.glossary import Glossary
+from summarize.text.spans import Span as ProtectedSpan
+from summarize.text.spans import protected_spans, unbreakable
 
 __all__ = [
     "Counter",
@@ -138,7 +138,7 @@ def _bracket_spans(text: str) -> list[Span]:
 
 def _blocked_cuts(text: str, protected: list[ProtectedSpan]) -> bytearray:
     """``blocked[i]`` is true where a cut at ``i`` would fall inside a span that must stay whole:
-    a protected span (``summarize.spans``: markup, a whole link, a glossary term) or a pair of
+    a protected span (``summarize.text.spans``: markup, a whole link, a glossary term) or a pair of
     brackets."""
     spans = unbreakable(protected) + _bracket_spans(text)
     depth = [0] * (len(text) + 2)
@@ -281,7 +281,7 @@ def _sentence_spans(text: str, glossary: Glossary | None) -> Iterator[Span]:
 def split_sentences(paragraph: str, glossary: Glossary | None = None) -> list[str]:
     """English sentences of one paragraph, each a stripped slice of it.
 
-    No sentence ends inside a protected span (``summarize.spans``: markup, links, URLs, ...,
+    No sentence ends inside a protected span (``summarize.text.spans``: markup, links, URLs, ...,
     and the ``glossary``'s terms when one is given) or inside brackets.
     ``" ".join(split_sentences(p))`` is ``p`` stripped, with every run of whitespace between two
     sentences replaced by one space; whitespace inside a sentence is kept as it is.
@@ -310,7 +310,7 @@ def one_paragraph(text: str) -> str:
 
     Every run of whitespace that holds a line or paragraph break (``\\n``, ``\\r``, ``\\u2028``,
     ``\\u2029``, ``\\x85``, ...) becomes one space; other whitespace stays as it is. Inside a
-    protected span (``summarize.spans``: a tag written over two lines) a single line break is
+    protected span (``summarize.text.spans``: a tag written over two lines) a single line break is
     kept, so the span stays byte for byte what the source had; a blank line is collapsed even
     there (a source paragraph cannot hold one).
     """
@@ -471,7 +471,7 @@ def split_long(
     """``text`` as pieces of at most ``max_tokens`` tokens each, per ``count``.
 
     Cuts at clause boundaries first (``;``, ``:``, dashes, commas before a conjunction, other
-    commas), then between words, all outside protected spans (``summarize.spans``, with the
+    commas), then between words, all outside protected spans (``summarize.text.spans``, with the
     ``glossary``'s terms) and brackets; then between words inside a span that alone is over
     budget, and only as a last resort inside a word. Returns ``[text]``
     when it fits. ``" ".join(pieces)`` reproduces the stripped text (whitespace at each cut

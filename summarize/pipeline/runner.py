@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from summarize.assemble import (
+from summarize.backends.base import Backend, flag_of
+from summarize.backends.scheduler import BatchStats
+from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.engines.local import Engine, LocalEngine
+from summarize.errors import InputError
+from summarize.models.check import translator_groups
+from summarize.models.load import Models
+from summarize.pipeline.assemble import (
     SegmentKey,
     Summary,
     Translated,
@@ -20,22 +27,15 @@ from summarize.assemble import (
     finish_translations,
     to_translate,
 )
-from summarize.backends.base import Backend, flag_of
-from summarize.cached import CachedGeneration, Outcome, generate_cached
-from summarize.config import Config, GenerationSettings, ModelSpec
-from summarize.engine import Engine, LocalEngine
-from summarize.errors import InputError
-from summarize.glossary import Glossary, load_glossary
-from summarize.lifecycle import RunLifecycle, describe_inputs, no_identity, run_identity
-from summarize.memory import Memory, fingerprint
-from summarize.modelcheck import translator_groups
-from summarize.models import Models
+from summarize.pipeline.generation import CachedGeneration, Outcome, generate_cached
+from summarize.pipeline.lifecycle import RunLifecycle, describe_inputs, no_identity, run_identity
+from summarize.pipeline.summaries import summarize_articles
+from summarize.pipeline.windows import Segmenter, Work, article_sha, segment_limit, windows
 from summarize.read import InputFiles, scan_inputs, stream_inputs
 from summarize.records import BadRecord
-from summarize.scheduler import BatchStats
-from summarize.store import OutputDir, Run
-from summarize.summaries import summarize_articles
-from summarize.work import Segmenter, Work, article_sha, segment_limit, windows
+from summarize.runs.memory import Memory, fingerprint
+from summarize.runs.store import OutputDir, Run
+from summarize.text.glossary import Glossary, load_glossary
 
 
 class Progress(Protocol):
@@ -290,7 +290,7 @@ class Runner:
 def make_engine(config: Config, loader: Callable[..., Backend]) -> Engine:
     """The engine the config asks for."""
     if config.engine == "ray":
-        from summarize.ray_engine import RayEngine
+        from summarize.engines.ray_cluster import RayEngine
 
         return RayEngine(config, loader)
     return LocalEngine()

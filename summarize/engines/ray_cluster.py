@@ -39,12 +39,7 @@ from urllib.parse import urlparse
 
 from summarize.backends.base import Backend, Flagged, flag_of
 from summarize.backends.devices import first_line
-from summarize.config import Config, GenerationSettings, ModelSpec
-from summarize.engine import BatchResult, Lang, per_language, shared_texts
-from summarize.errors import EngineError, GenerationError, SummarizeError
-from summarize.modelcheck import Verdict, check_model, warm_up
-from summarize.models import identity
-from summarize.scheduler import (
+from summarize.backends.scheduler import (
     DEFAULT_MAX_HYPOTHESES,
     BatchStats,
     drain,
@@ -53,6 +48,11 @@ from summarize.scheduler import (
     pack,
     texts_per_call,
 )
+from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.engines.local import BatchResult, Lang, per_language, shared_texts
+from summarize.errors import EngineError, GenerationError, SummarizeError
+from summarize.models.check import Verdict, check_model, warm_up
+from summarize.models.load import identity
 
 CONNECT_TIMEOUT_S = 5.0
 TICK_S = 1.0  # the longest the driver blocks in one Ray call

@@ -10,8 +10,8 @@ from typing import Any
 
 from summarize.backends.base import Backend
 from summarize.config import BUDGET_STEP, Config, ModelSpec
-from summarize.memory import fingerprint
-from summarize.modelcheck import Checker, run_model_checks, translator_groups, warm_up
+from summarize.models.check import Checker, run_model_checks, translator_groups, warm_up
+from summarize.runs.memory import fingerprint
 
 # Libraries whose version can change a backend's output (kernels, tokenisation, decoding).
 OUTPUT_LIBRARIES = {

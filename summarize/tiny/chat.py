@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from summarize.backends.tiny import EN_LINES, KO_LINES, ZH_LINES, train_bpe
+from summarize.tiny.corpus import EN_LINES, KO_LINES, ZH_LINES, train_bpe
 
 CHAT_MAX_POSITIONS = 1024
 _LINES = EN_LINES + KO_LINES + ZH_LINES

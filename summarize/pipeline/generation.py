@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from summarize.backends.base import Backend
+from summarize.backends.scheduler import BatchStats
 from summarize.config import GenerationSettings
-from summarize.engine import Engine, Lang
-from summarize.memory import Memory, unit_key
-from summarize.scheduler import BatchStats
+from summarize.engines.local import Engine, Lang
+from summarize.runs.memory import Memory, unit_key
 
 
 @dataclass
