@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from summarize.backends.devices import DEVICE_PATTERN
 from summarize.errors import ConfigError
+
+# What `device:` accepts (the backends resolve "auto"; summarize.backends.devices uses it too).
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 Lang = Literal["ko", "zh-Hans"]
 LANGUAGES: tuple[Lang, ...] = ("ko", "zh-Hans")

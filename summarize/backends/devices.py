@@ -19,9 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from summarize.config import DEVICE_PATTERN
 from summarize.errors import ConfigError
-
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
