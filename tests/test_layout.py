@@ -79,7 +79,7 @@ def test_no_import_circle():
 
     def visit(module: str) -> None:
         if module in path:
-            cycle = path[path.index(module):] + [module]
+            cycle = [*path[path.index(module):], module]
             raise AssertionError("import circle: " + " -> ".join(cycle))
         if module in done:
             return

@@ -16,8 +16,8 @@ from summarize.text.segment import (
     paragraph_count,
     split_long,
     split_paragraphs,
-    split_sentences,
 )
+from summarize.text.sentences import split_sentences
 
 # (paragraph, expected sentences)
 SENTENCES: list[tuple[str, list[str]]] = [

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from summarize.text.glossary import load_glossary
 from summarize.text.protect import protect, restore
-from summarize.text.segment import one_paragraph, split_long, split_sentences
+from summarize.text.segment import one_paragraph, split_long
+from summarize.text.sentences import split_sentences
 from summarize.text.spans import protected_spans, unbreakable
 
 GLOSSARY = load_glossary({"Acme Inc. Board": "keep", "Yahoo! News": "keep"})

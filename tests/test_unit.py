@@ -19,7 +19,7 @@ from summarize.config import load_config
 from summarize.pipeline.runner import Runner, RunOptions
 from summarize.pipeline.windows import Work, paragraph_runs
 from summarize.records import Article
-from summarize.text.segment import split_sentences
+from summarize.text.sentences import split_sentences
 from tests.test_review import counts
 
 XLIFF = "{urn:oasis:names:tc:xliff:document:2.0}"

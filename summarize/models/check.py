@@ -31,7 +31,7 @@ from summarize.runs.memory import fingerprint
 from summarize.runs.store import atomic_write, dump_json
 from summarize.text.protect import protect, restore
 from summarize.text.qa import check_segment
-from summarize.text.segment import split_sentences
+from summarize.text.sentences import split_sentences
 
 CHECK_VERSION = 1
 # chrF (sacrebleu, 0-100) a translator must reach on the canary. A fluent wrong-meaning or

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from summarize.backends.base import flag_of, with_flag
 from summarize.config import GenerationSettings
-from summarize.text.segment import pack_chunks, split_long, split_sentences
+from summarize.text.segment import pack_chunks, split_long
+from summarize.text.sentences import split_sentences
 
 MAX_REDUCE_LEVELS = 8
 Counter = Callable[[list[str]], list[int]]  # token counts, one per text

@@ -13,7 +13,8 @@ from summarize.backends.base import Backend
 from summarize.config import ModelSpec
 from summarize.records import Article, Part, Segment
 from summarize.text.glossary import Glossary
-from summarize.text.segment import split_long, split_sentences
+from summarize.text.segment import split_long
+from summarize.text.sentences import split_sentences
 
 SPLIT_MARGIN = 0.9  # placeholders may make a masked sentence a little longer than its source
 
