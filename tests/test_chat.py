@@ -15,7 +15,7 @@ import torch
 from summarize.backends import load_backend, prompts
 from summarize.backends.base import OutOfMemory, flag_of
 from summarize.backends.chat import ChatBackend, reply_only_processors
-from summarize.backends.prompts import clean_reply
+from summarize.backends.replies import clean_reply
 from summarize.config import GenerationSettings, ModelSpec, load_config
 from summarize.errors import ModelLoadError
 from summarize.tiny.chat import (

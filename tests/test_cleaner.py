@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from summarize.backends import prompts
-from summarize.backends.prompts import clean_reply
+from summarize.backends.replies import clean_reply
 
 KO = "시의회는 월요일 새 예산안을 승인했다."
 ZH = "市议会周一批准了新预算。"

@@ -13,7 +13,7 @@
 - the limits: the context less the spec's ``max_new_tokens``; each row's new-token budget
   scaled to its bare text, capped by the room its prompt leaves in the context, and one call
   per budget group, so a reply never depends on its batch neighbours;
-- the replies: cleaned (``prompts.clean_reply``); one still not what was asked for is asked
+- the replies: cleaned (``replies.clean_reply``); one still not what was asked for is asked
   again once with the plain prompt, in one more call for all such rows; ``last_flags`` lists
   ``(index, problem)`` per call for every reply that needed the retry or was cut off.
 
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from summarize.backends import prompts
+from summarize.backends import prompts, replies
 from summarize.backends.base import budget_groups, with_flag
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError
@@ -197,7 +197,7 @@ class ChatTurns:
         raw = self.tokenizer.decode(
             ids[:end], skip_special_tokens=True, clean_up_tokenization_spaces=False
         )
-        text, problem = prompts.clean_reply(raw, prompts.task_of(lang), lang, source=source)
+        text, problem = replies.clean_reply(raw, prompts.task_of(lang), lang, source=source)
         return _Reply(text, problem, cut_off=end is None and len(ids) >= max_new)
 
     # ------------------------------------------------------------------ prompts and budgets
