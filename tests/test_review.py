@@ -440,7 +440,7 @@ def test_target_languages_are_the_configs() -> None:
 def test_an_entity_node_in_a_target_is_refused_not_dropped(tmp_path: Path) -> None:
     """Defence in depth: should a parse ever keep an entity reference, it is an error."""
     from summarize.export.run import ExportError
-    from summarize.export.xliff import _inline_text
+    from summarize.export.xliff_read import _inline_text
 
     parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
     el = etree.fromstring(

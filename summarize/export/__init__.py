@@ -20,13 +20,8 @@ from typing import Literal, get_args
 from summarize.export.hugo import export_hugo
 from summarize.export.i18next import export_i18next
 from summarize.export.run import ExportError, ExportReport, RunView, open_run
-from summarize.export.xliff import (
-    ReviewedSegment,
-    ReviewFile,
-    export_xliff,
-    read_review,
-    read_xliff,
-)
+from summarize.export.xliff import ReviewedSegment, ReviewFile, export_xliff
+from summarize.export.xliff_read import read_review, read_xliff
 
 Format = Literal["hugo", "i18next", "xliff"]
 FORMATS: tuple[str, ...] = get_args(Format)

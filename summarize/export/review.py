@@ -29,10 +29,10 @@ from summarize.export.xliff import (
     HUMAN_STATES,
     Exported,
     ReviewedSegment,
-    ReviewReader,
     digest,
     export_records,
 )
+from summarize.export.xliff_read import ReviewReader
 from summarize.runs.memory import Memory
 from summarize.runs.store import OutputDir, Run
 
