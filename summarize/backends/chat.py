@@ -25,7 +25,6 @@ from typing import Any
 
 from summarize.backends.chat_turns import ChatTurns, Row, _Reply, prepare_tokenizer, text_config
 from summarize.backends.hf import (
-    _model_input_limit,
     _provenance,
     _Source,
     build_model,
@@ -35,6 +34,7 @@ from summarize.backends.hf import (
     seed_sampling,
     transformers_info,
 )
+from summarize.backends.limits import model_input_limit
 from summarize.config import GenerationSettings, ModelSpec
 
 
@@ -56,7 +56,7 @@ class ChatBackend(ChatTurns):
         self._source = source
         self.pad_token_id: int = tokenizer.pad_token_id
         self._init_turns(spec, tokenizer, stop_ids,
-                         _model_input_limit(text_config(model.config), tokenizer))
+                         model_input_limit(text_config(model.config), tokenizer))
         self._resolved_revision, self._local_path, self._content_hash = _provenance(source)
 
     # ------------------------------------------------------------------ loading

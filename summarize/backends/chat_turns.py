@@ -32,6 +32,7 @@ from typing import Any
 
 from summarize.backends import prompts, replies
 from summarize.backends.base import budget_groups, with_flag
+from summarize.backends.limits import refuse_too_long
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError
 
@@ -289,13 +290,7 @@ class ChatTurns:
         ``lengths``: the prompts' token counts, when the caller has encoded them already."""
         if lengths is None:
             lengths = [len(ids) for ids in self._encode(rows, tensors=False)["input_ids"]]
-        too_long = [i for i, n in enumerate(lengths) if n > self._limit]
-        if too_long:
-            raise ValueError(
-                f"{len(too_long)} prompt(s) longer than {self._limit} tokens for "
-                f"{self.spec.model} (first: #{too_long[0]}, {lengths[too_long[0]]} tokens); "
-                f"split them first"
-            )
+        refuse_too_long(lengths, self._limit, self.spec.model, "prompt")
         sources = self._source_lengths([text for text, _, _ in rows])
         return [min(settings.budget(n), self._context - length)
                 for n, length in zip(sources, lengths, strict=True)]

@@ -23,6 +23,7 @@ from typing import Any
 from summarize.backends import devices, families
 from summarize.backends.base import OutOfMemory, budget_groups, truncated
 from summarize.backends.hashing import content_hash, snapshot_hash
+from summarize.backends.limits import decoder_limit, model_input_limit, refuse_too_long
 from summarize.backends.sources import hub_offline, local_model_folder
 from summarize.config import BatchSettings, GenerationSettings, ModelSpec
 from summarize.errors import ConfigError, ModelLoadError
@@ -475,13 +476,7 @@ class CT2Backend:
         if not texts:
             return []
         sources = self.source_tokens(texts, target_lang)
-        limit = self.facts.max_input
-        too_long = [i for i, s in enumerate(sources) if len(s) > limit]
-        if too_long:
-            raise ValueError(
-                f"{len(too_long)} input(s) longer than {limit} tokens for {self.spec.model} "
-                f"(first: #{too_long[0]}, {len(sources[too_long[0]])} tokens); split them first"
-            )
+        refuse_too_long([len(s) for s in sources], self.facts.max_input, self.spec.model)
         prefix = self.target_prefix(target_lang)
         out: list[str] = [""] * len(texts)
         for budget, idx in self._budget_groups([len(s) for s in sources], settings):
@@ -523,9 +518,7 @@ class CT2Backend:
         for lang in target_langs:
             rows.extend(self.source_tokens(texts, lang))
             prefixes.extend([self.target_prefix(lang)] * len(texts))
-        limit = self.facts.max_input
-        if any(len(r) > limit for r in rows):
-            raise ValueError(f"input longer than {limit} tokens for {self.spec.model}; split it first")
+        refuse_too_long([len(r) for r in rows], self.facts.max_input, self.spec.model)
         n = len(texts)
         flat: list[str] = [""] * len(rows)
         for budget, idx in self._budget_groups([len(r) for r in rows], settings):
@@ -603,11 +596,6 @@ def _model_facts(spec: ModelSpec, path: Path, tokenizer: Any) -> _ModelFacts:
     except OSError:  # no generation_config.json: v5 derives it from config.json
         generation = GenerationConfig.from_model_config(config).to_dict()
     family = spec.family if spec.family != "auto" else families.detect_family(tokenizer, config)
-    positions = getattr(config, "max_position_embeddings", None)
-    limits = [positions] if isinstance(positions, int) and positions > 0 else []
-    tok_max = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_max, int) and 0 < tok_max < 100_000:
-        limits.append(tok_max)
     pad_id = generation.get("pad_token_id", getattr(config, "pad_token_id", None))
     eos_id = generation.get("eos_token_id", getattr(config, "eos_token_id", None))
     eos_ids = eos_id if isinstance(eos_id, list) else [eos_id]
@@ -617,8 +605,8 @@ def _model_facts(spec: ModelSpec, path: Path, tokenizer: Any) -> _ModelFacts:
         pad = str(tokenizer.convert_ids_to_tokens(pad_id))
     return _ModelFacts(
         family=family,
-        max_input=spec.max_input_tokens or (min(limits) if limits else 512),
-        decoder_limit=positions - 1 if isinstance(positions, int) and positions > 1 else 100_000,
+        max_input=spec.max_input_tokens or model_input_limit(config, tokenizer),
+        decoder_limit=decoder_limit(config),
         forced_bos_token_id=generation.get("forced_bos_token_id"),
         pad_token=pad,
         end_tokens=tuple(str(tokenizer.convert_ids_to_tokens(i)) for i in eos_ids if i is not None),

@@ -28,7 +28,7 @@ from typing import Any
 
 from summarize.backends import ct2
 from summarize.backends.chat_turns import ChatTurns, Row, _Reply, prepare_tokenizer, text_config
-from summarize.backends.hf import _model_input_limit
+from summarize.backends.limits import model_input_limit
 from summarize.config import BatchSettings, GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError
 
@@ -72,7 +72,7 @@ class CT2ChatBackend(ChatTurns):
         tokenizer = ct2._load_tokenizer(ready.source.path)
         config = AutoConfig.from_pretrained(str(ready.source.path))
         stop_ids, _ = prepare_tokenizer(spec, tokenizer, _generation_ids(ready, config), config)
-        context = _model_input_limit(text_config(config), tokenizer)
+        context = model_input_limit(text_config(config), tokenizer)
         if not weights:
             return cls(spec, None, tokenizer, stop_ids=stop_ids, context=context, ready=ready,
                        architecture=architecture)

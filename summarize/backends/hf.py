@@ -20,12 +20,11 @@ from typing import Any
 from summarize.backends import devices, families
 from summarize.backends.base import OutOfMemory, budget_groups, truncated
 from summarize.backends.hashing import content_hash, snapshot_hash
+from summarize.backends.limits import decoder_limit, model_input_limit, refuse_too_long
 from summarize.backends.sources import hub_offline, local_model_folder
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ModelLoadError
 
-_SANE_MAX_LENGTH = 100_000  # tokenizers without a limit report int(1e30)
-_FALLBACK_MAX_INPUT = 512
 _TOKEN_ID_FIELDS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
 
 
@@ -72,8 +71,8 @@ class HFBackend:
         self._model_generation = model_generation
         self._token_ids = _special_token_ids(model_generation, model.config)
         self._plans: dict[str | None, families.LangPlan] = {}
-        self._limit = spec.max_input_tokens or _model_input_limit(model.config, tokenizer)
-        self._decoder_limit = _decoder_limit(model.config)
+        self._limit = spec.max_input_tokens or model_input_limit(model.config, tokenizer)
+        self._decoder_limit = decoder_limit(model.config)
         self._resolved_revision, self._local_path, self._content_hash = _provenance(source)
 
     # ------------------------------------------------------------------ loading
@@ -169,12 +168,7 @@ class HFBackend:
                        settings: GenerationSettings) -> list[tuple[int, list[int]]]:
         """The batch's rows by their own budget; inputs over the model's limit refused."""
         lengths = [len(ids) for ids in self._encode(texts, plan, tensors=False)["input_ids"]]
-        too_long = [i for i, n in enumerate(lengths) if n > self._limit]
-        if too_long:
-            raise ValueError(
-                f"{len(too_long)} input(s) longer than {self._limit} tokens for {self.spec.model} "
-                f"(first: #{too_long[0]}, {lengths[too_long[0]]} tokens); split them first"
-            )
+        refuse_too_long(lengths, self._limit, self.spec.model)
         return budget_groups([min(settings.budget(n), self._decoder_limit) for n in lengths])
 
     def _generate_group(self, texts: Sequence[str], plan: families.LangPlan,
@@ -594,23 +588,6 @@ def row_forced_bos(token_ids: Sequence[int]) -> Any:
             return forced
 
     return RowForcedBOS(token_ids)
-
-
-def _model_input_limit(config: Any, tokenizer: Any) -> int:
-    limits = []
-    positions = getattr(config, "max_position_embeddings", None)
-    if isinstance(positions, int) and positions > 0:
-        limits.append(positions)
-    tok_max = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_max, int) and 0 < tok_max < _SANE_MAX_LENGTH:
-        limits.append(tok_max)
-    return min(limits) if limits else _FALLBACK_MAX_INPUT
-
-
-def _decoder_limit(config: Any) -> int:
-    """Most new tokens the decoder can take: its positions, less the decoder start token."""
-    positions = getattr(config, "max_position_embeddings", None)
-    return positions - 1 if isinstance(positions, int) and positions > 1 else _SANE_MAX_LENGTH
 
 
 def _quiet_transformers() -> None:

@@ -33,7 +33,8 @@ from typing import Any
 from summarize.backends import devices
 from summarize.backends.chat import _load_causal_lm
 from summarize.backends.chat_turns import ChatTurns, Row, _Reply, prepare_tokenizer, text_config
-from summarize.backends.hf import _model_input_limit, _provenance, _Source, load_pretrained
+from summarize.backends.hf import _provenance, _Source, load_pretrained
+from summarize.backends.limits import model_input_limit
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ConfigError, ModelLoadError
 
@@ -74,7 +75,7 @@ class VLLMChatBackend(ChatTurns):
             spec, device, dtype, _load_causal_lm, weights=False)
         stop_ids, _ = prepare_tokenizer(spec, tokenizer, model.generation_config.to_dict(),
                                         model.config)
-        context = _model_input_limit(text_config(model.config), tokenizer)
+        context = model_input_limit(text_config(model.config), tokenizer)
         if torch_device.type not in ("cpu", "cuda"):
             raise ConfigError(f"backend vllm runs on cpu or cuda, not {torch_device.type}")
         if torch_device.type == "cuda" and (torch_device.index or 0) != 0:
