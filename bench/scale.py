@@ -67,6 +67,8 @@ class Instant:
     """A backend that answers at once: a few words of its source (as the tiny models' short
     outputs do); whitespace tokens."""
 
+    multi_target = False
+
     def __init__(self, spec):
         self.spec = spec
 

@@ -24,6 +24,8 @@ def fake_word(word: str, lang: str) -> str:
 
 
 class FakeBackend:
+    multi_target = False  # one language per call
+
     """Summary = first words of the source; translation = per-word fake Hangul/Han, digits and
     placeholders copied. ``calls`` logs (target_lang, texts) per generate_batch call, except
     the runner's warm-up call."""

@@ -11,6 +11,8 @@ from summarize.errors import GenerationError
 class Recorder:
     """A fake backend: output is the upper-cased input; records every batch it sees."""
 
+    multi_target = False
+
     def __init__(self, oom_above: int | None = None, poison: str | None = None,
                  broken: Exception | None = None):
         self.batches: list[list[str]] = []
@@ -147,6 +149,8 @@ def test_failing_input_is_isolated():
 
 
 class MultiRecorder(Recorder):
+    multi_target = True
+
     def generate_multi(self, texts, langs, settings):
         self.calls += 1
         self.batches.append(list(texts))

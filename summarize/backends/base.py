@@ -73,6 +73,11 @@ class Backend(Protocol):
     the source language (summarisation). Model-specific language codes stay inside the backend.
     """
 
+    # Declared, not probed: True when the backend has ``generate_multi(texts, langs, settings)``
+    # -> {lang: outputs}, several target languages of one batch in one call (the encoder run
+    # once where the model allows it). The engines and the model check group languages then.
+    multi_target: bool
+
     def info(self) -> dict[str, Any]:
         """Manifest entry: model id, revision or local path + content hash, backend, device, dtype."""
         ...

@@ -59,6 +59,8 @@ class _Reply:
 class ChatTurns:
     """Prompts, limits, replies and the retry of a chat backend; see the module notes."""
 
+    multi_target = True  # generate_multi: every target language of a batch in one call
+
     spec: ModelSpec
     tokenizer: Any
     stop_ids: list[int]

@@ -376,6 +376,8 @@ class _ModelFacts:
 class CT2Backend:
     """A converted seq2seq model run by ``ctranslate2.Translator``; implements ``base.Backend``."""
 
+    multi_target = True  # generate_multi: every target language of a batch in one call
+
     def __init__(
         self, spec: ModelSpec, translator: Any, tokenizer: Any, facts: _ModelFacts, *,
         source: SourceModel, model_dir: Path, device: str, quantization: str, compute_type: str,

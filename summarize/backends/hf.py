@@ -51,6 +51,8 @@ class _Source:
 class HFBackend:
     """A seq2seq model loaded with transformers; implements ``base.Backend``."""
 
+    multi_target = True  # generate_multi: every target language of a batch in one call
+
     def __init__(
         self,
         spec: ModelSpec,

@@ -169,7 +169,7 @@ def iter_generate_all_multi(
     max_hypotheses: int = DEFAULT_MAX_HYPOTHESES,
 ) -> Schedule:
     """generate_all_multi as a generator (see iter_generate_all)."""
-    multi = backend.generate_multi  # type: ignore[attr-defined]
+    multi = backend.generate_multi  # type: ignore[attr-defined]  # multi_target says it has it
 
     def call(batch: list[str]) -> list[dict[str, str]]:
         per_lang = multi(batch, target_langs, settings)

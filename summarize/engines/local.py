@@ -60,7 +60,7 @@ def shared_texts(backend: Backend, todo: Mapping[Lang, Sequence[str]]) -> list[s
     """Texts missing in every language of a multilingual model that decodes several languages
     from one encoding (``generate_multi``): they go in one pass for all those languages."""
     named = [lang for lang in todo if lang is not None]
-    if len(named) > 1 and len(named) == len(todo) and hasattr(backend, "generate_multi"):
+    if len(named) > 1 and len(named) == len(todo) and backend.multi_target:
         others = [set(todo[x]) for x in named[1:]]
         return [t for t in todo[named[0]] if all(t in o for o in others)]
     return []

@@ -186,7 +186,7 @@ def _translate(backend: Backend, sources: list[str], langs: list[str],
                settings: GenerationSettings, config: Config) -> dict[str, list[str | None]]:
     masked = {lang: [protect(s, None, lang) for s in sources] for lang in langs}
     raw: dict[str, list[Any]] = {}
-    if len(langs) > 1 and hasattr(backend, "generate_multi") and len(
+    if len(langs) > 1 and backend.multi_target and len(
             {tuple(m.text for m in masked[lang]) for lang in langs}) == 1:
         gen = generate_all_multi(backend, [m.text for m in masked[langs[0]]], langs, settings,
                                  **_batching(config))
@@ -219,8 +219,8 @@ def warm_up(backend: Backend, langs: Sequence[str | None], settings: GenerationS
     texts = list(WARM_UP_TEXTS)
     named = [lang for lang in langs if lang is not None]
     try:
-        if len(named) > 1 and hasattr(backend, "generate_multi"):
-            multi = backend.generate_multi(texts, named, settings)
+        if len(named) > 1 and backend.multi_target:
+            multi = backend.generate_multi(texts, named, settings)  # type: ignore[attr-defined]
             counts = [len(multi[lang]) for lang in named]
         else:
             counts = [len(backend.generate_batch(texts, lang, settings)) for lang in langs]
