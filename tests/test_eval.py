@@ -16,6 +16,7 @@ from summarize.config import ModelSpec
 from summarize.errors import RecordError
 from summarize.pipeline.assemble import Translated
 from summarize.quality import eval as ev
+from summarize.quality import references, scores
 from summarize.text.qa import QAFlag
 
 FLORES = Path(__file__).resolve().parents[1] / "summarize" / "data" / "flores200"
@@ -39,11 +40,11 @@ def test_flores_devtest_is_shipped_whole_with_its_licence():
     assert "Attribution-ShareAlike 4.0" in (FLORES / "LICENSE").read_text()
     readme = (FLORES / "README.md").read_text()
     assert "NLLB Team et al." in readme and "CC-BY-SA 4.0" in readme
-    refs = ev.flores200()
+    refs = references.flores200()
     assert len(refs.items) == 1012 and refs.items[-1].id == "devtest:1012"
     assert refs.items[41].en == shipped("eng_Latn.devtest")[41]
     assert refs.items[41].targets["zh-Hans"] == shipped("zho_Hans.devtest")[41]
-    assert [r.id for r in ev.flores200(3).items] == ["devtest:1", "devtest:2", "devtest:3"]
+    assert [r.id for r in references.flores200(3).items] == ["devtest:1", "devtest:2", "devtest:3"]
 
 
 # ---------------------------------------------------------------------------- end to end
@@ -302,25 +303,25 @@ def test_eval_refs_without_a_usable_line(tmp_path, tiny_models):
 )
 def test_bad_reference_records(obj, reason):
     with pytest.raises(RecordError, match=reason):
-        ev.parse_reference(obj, 1)
+        references.parse_reference(obj, 1)
 
 
 def test_reference_record_forms():
-    r = ev.parse_reference({"id": 7, "en": "Hi.", "zh-Hans": "你好。", "summary": "S."}, 3)
+    r = references.parse_reference({"id": 7, "en": "Hi.", "zh-Hans": "你好。", "summary": "S."}, 3)
     assert (r.id, r.en, r.targets, r.article, r.summary) == ("7", "Hi.", {"zh-Hans": "你好。"},
                                                              "Hi.", "S.")
-    r = ev.parse_reference({"text": "A long article.", "summary": "S."}, 4)
+    r = references.parse_reference({"text": "A long article.", "summary": "S."}, 4)
     assert (r.id, r.en, r.targets, r.article) == ("line 4", None, {}, "A long article.")
 
 
 def test_bleu_tokenizers_per_language():
     # Korean without spaces: character BLEU sees the overlap, whitespace tokenisation does not.
     hyp, ref = ["서울에서회의가열렸다"], ["서울에서 회의가 열렸다"]
-    ko = ev.translation_scores(hyp, ref, "ko")
+    ko = scores.translation_scores(hyp, ref, "ko")
     assert ko["bleu_tokenize"] == "char"
     assert ko["bleu"] == round(sacrebleu.corpus_bleu(hyp, [ref], tokenize="char").score, 2)
     assert ko["bleu"] > 50 > sacrebleu.corpus_bleu(hyp, [ref], tokenize="13a").score
-    zh = ev.translation_scores(["会议在首尔举行。"], ["会议在首尔举行。"], "zh-Hans")
+    zh = scores.translation_scores(["会议在首尔举行。"], ["会议在首尔举行。"], "zh-Hans")
     assert zh == {"chrf": 100.0, "bleu": 100.0, "bleu_tokenize": "zh"}
 
 
@@ -329,7 +330,7 @@ def test_qa_rates_count_segments_per_check():
                Translated("b", "model", [QAFlag("length_ratio", ""), QAFlag("number_mismatch", "")]),
                Translated("c", "model", [QAFlag("number_mismatch", "1"), QAFlag("number_mismatch", "2")]),
                Translated("d", "model")]
-    rates = ev.qa_rates(results)
+    rates = scores.qa_rates(results)
     assert rates["flagged"] == 2 and rates["flagged_share"] == 0.5
     assert rates["checks"] == {"length_ratio": {"segments": 1, "share": 0.25},
                                "number_mismatch": {"segments": 2, "share": 0.5}}
@@ -339,20 +340,20 @@ def test_model_licence_from_card_then_table(tmp_path):
     card = tmp_path / "model"
     card.mkdir()
     (card / "README.md").write_text("---\nlanguage: [en, ko]\nlicense: cc-by-4.0\n---\n# Model\n")
-    assert ev.model_licence(ModelSpec(model=str(card)), {}) == "cc-by-4.0"
+    assert scores.model_licence(ModelSpec(model=str(card)), {}) == "cc-by-4.0"
     # a hub model whose snapshot holds the card
-    assert ev.model_licence(ModelSpec(model="org/x"), {"local_path": str(card)}) == "cc-by-4.0"
+    assert scores.model_licence(ModelSpec(model="org/x"), {"local_path": str(card)}) == "cc-by-4.0"
     hub = ModelSpec(model="facebook/nllb-200-distilled-600M")
-    assert ev.model_licence(hub, {"local_path": ""}) == "cc-by-nc-4.0"
+    assert scores.model_licence(hub, {"local_path": ""}) == "cc-by-nc-4.0"
     (card / "README.md").write_text("# A card without front matter\n")
-    assert ev.model_licence(ModelSpec(model=str(card)), {}) == "unknown"
+    assert scores.model_licence(ModelSpec(model=str(card)), {}) == "unknown"
 
 
 def test_rouge_is_the_mean_f_measure():
     outputs = ["the cat sat on the mat today", "rain fell in seoul"]
     refs = ["the cat sat on the mat", "heavy rain fell in seoul on monday"]
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    got = ev.rouge_scores(outputs, refs)
+    got = scores.rouge_scores(outputs, refs)
     for name in ("rouge1", "rouge2", "rougeL"):
         mean = sum(scorer.score(r, o)[name].fmeasure for o, r in zip(outputs, refs, strict=True)) / 2
         assert got[name] == round(100 * mean, 2)

@@ -36,11 +36,10 @@ def eval_cmd(
     from summarize.quality.eval import (
         evaluate,
         failed_count,
-        flores200,
-        read_references,
         summary_rows,
         translation_rows,
     )
+    from summarize.quality.references import flores200, read_references
     from summarize.runs.store import atomic_write, dump_json
 
     progress = None

@@ -12,20 +12,14 @@ Reviewed (human) translations in the memory are not used: the model is what is s
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from summarize.backends.base import Backend
 from summarize.config import Config, GenerationSettings, ModelSpec
 from summarize.engines.local import LocalEngine
-from summarize.errors import InputError, RecordError
 from summarize.models.check import translator_groups
 from summarize.models.load import Models
 from summarize.pipeline.assemble import (
@@ -40,220 +34,13 @@ from summarize.pipeline.assemble import (
 from summarize.pipeline.generation import CachedGeneration, Outcome, generate_cached
 from summarize.pipeline.summaries import summarize_articles
 from summarize.pipeline.windows import Segmenter, Work, segment_limit
+from summarize.quality.references import ROUGE_TYPES, Reference, ReferenceSet
+from summarize.quality.scores import model_licence, qa_rates, rouge_scores, translation_scores
 from summarize.read import split_paragraphs
-from summarize.records import Article, BadRecord
+from summarize.records import Article
 from summarize.runs.memory import Memory, fingerprint
 from summarize.runs.store import OutputDir
 from summarize.text.glossary import Glossary, load_glossary
-from summarize.text.qa import CHECKS
-
-SETS = ("flores200",)
-FLORES_SIZE = 1012
-FLORES_FILES = {"en": "eng_Latn.devtest", "ko": "kor_Hang.devtest", "zh-Hans": "zho_Hans.devtest"}
-TARGETS = ("ko", "zh-Hans")
-# sacrebleu's tokenizer for BLEU per target language: Chinese needs its own word splitting and
-# Korean has no standard one in sacrebleu without MeCab, so it is scored on characters.
-BLEU_TOKENIZE = {"ko": "char", "zh-Hans": "zh"}
-REF_KEYS = ("id", "en", "ko", "zh-Hans", "summary", "body", "text", "meta")
-# Licences of the models the shipped configs name (from their model cards), for hub models
-# whose card is not on this machine.
-LICENCES = {
-    "sshleifer/distilbart-cnn-12-6": "apache-2.0",
-    "Helsinki-NLP/opus-mt-en-zh": "apache-2.0",
-    "Helsinki-NLP/opus-mt-tc-big-en-ko": "cc-by-4.0",
-    "facebook/m2m100_418M": "mit",
-    "facebook/m2m100_1.2B": "mit",
-    "facebook/mbart-large-50-one-to-many-mmt": "mit",
-    "facebook/nllb-200-distilled-600M": "cc-by-nc-4.0",
-}
-ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One record to evaluate: an English source with reference translations, and/or an
-    article with a reference summary."""
-
-    id: str
-    en: str | None = None
-    targets: dict[str, str] = field(default_factory=dict)  # language -> reference translation
-    article: str | None = None  # the text to summarise, when ``summary`` is set
-    summary: str | None = None
-
-
-@dataclass
-class ReferenceSet:
-    name: str
-    items: list[Reference]
-    bad: list[BadRecord] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------------------- references
-
-
-def _flores_lines(lang: str) -> list[str]:
-    res = resources.files("summarize.data").joinpath("flores200").joinpath(FLORES_FILES[lang])
-    return res.read_text(encoding="utf-8").removesuffix("\n").split("\n")
-
-
-def flores200(limit: int | None = None) -> ReferenceSet:
-    """The shipped FLORES-200 devtest (first ``limit`` sentences); ids are its line numbers."""
-    lines = {lang: _flores_lines(lang) for lang in FLORES_FILES}
-    n = min(FLORES_SIZE, limit or FLORES_SIZE)
-    items = [Reference(f"devtest:{i + 1}", lines["en"][i],
-                       {lang: lines[lang][i] for lang in TARGETS}) for i in range(n)]
-    name = "flores200 devtest" + (f" (first {n} of {FLORES_SIZE})" if n < FLORES_SIZE else "")
-    return ReferenceSet(name, items)
-
-
-def _text(obj: dict[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise RecordError(f"{key} is not a string (got {type(value).__name__})")
-    if not value.strip():
-        raise RecordError(f"{key} is empty")
-    return value
-
-
-def parse_reference(obj: Any, line: int) -> Reference:
-    """A Reference from one JSONL object; RecordError says why it is unusable."""
-    if not isinstance(obj, dict):
-        raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
-    unknown = [k for k in obj if k not in REF_KEYS]
-    if unknown:
-        raise RecordError(f"unknown key(s) {', '.join(map(repr, unknown))} "
-                          f"(known: {', '.join(REF_KEYS)})")
-    raw_id = obj.get("id")
-    if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, str | int)):
-        raise RecordError(f"id is not a string or number (got {type(raw_id).__name__})")
-    rid = str(raw_id).strip() if raw_id is not None and str(raw_id).strip() else f"line {line}"
-    en = _text(obj, "en")
-    targets = {lang: t for lang in TARGETS if (t := _text(obj, lang)) is not None}
-    body, text, summary = _text(obj, "body"), _text(obj, "text"), _text(obj, "summary")
-    if body is not None and text is not None:
-        raise RecordError("has both body and text (give the article once)")
-    if targets and en is None:
-        raise RecordError(f"{'/'.join(targets)} given without the English source en")
-    article = body or text
-    if article is not None and summary is None:
-        raise RecordError(f"{'body' if body else 'text'} given without a reference summary")
-    if summary is not None and article is None and en is None:
-        raise RecordError("summary given without the article (body, text or en)")
-    if not targets and summary is None:
-        raise RecordError("nothing to evaluate: needs en with ko and/or zh-Hans, "
-                          "or summary with body, text or en")
-    return Reference(rid, en if targets else None, targets,
-                     (article or en) if summary is not None else None, summary)
-
-
-def read_references(path: Path, limit: int | None = None) -> ReferenceSet:
-    """The user's references, one JSON object a line; bad lines are kept as BadRecords."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read references {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"references {path} are not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    refs = ReferenceSet(str(path), [])
-    seen: set[str] = set()
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        if limit is not None and len(refs.items) >= limit:
-            break
-        obj: Any = None
-        try:
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RecordError(f"malformed JSON: {exc.msg} (column {exc.colno})") from None
-            ref = parse_reference(obj, number)
-            if ref.id in seen:
-                raise RecordError(f"id {ref.id!r} appears on an earlier line")
-        except RecordError as exc:
-            rid = obj.get("id") if isinstance(obj, dict) else None
-            refs.bad.append(BadRecord(path.name, str(exc), number,
-                                      str(rid) if isinstance(rid, str | int) else None))
-            continue
-        seen.add(ref.id)
-        refs.items.append(ref)
-    if not refs.items:
-        raise InputError(f"no usable references in {path} ({len(refs.bad)} bad line(s)"
-                         + (f"; first: {refs.bad[0].describe()}" if refs.bad else "") + ")")
-    return refs
-
-
-# ---------------------------------------------------------------------------- scores
-
-
-def translation_scores(outputs: Sequence[str], references: Sequence[str], lang: str
-                       ) -> dict[str, Any]:
-    """Corpus chrF and BLEU (sacrebleu, 0-100), BLEU with the language's tokenizer."""
-    import sacrebleu
-
-    refs = [list(references)]
-    chrf = sacrebleu.corpus_chrf(list(outputs), refs)
-    bleu = sacrebleu.corpus_bleu(list(outputs), refs, tokenize=BLEU_TOKENIZE[lang])
-    return {"chrf": round(float(chrf.score), 2), "bleu": round(float(bleu.score), 2),
-            "bleu_tokenize": BLEU_TOKENIZE[lang]}
-
-
-def rouge_scores(outputs: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Mean ROUGE-1/2/L F-measures (rouge-score, stemmed English, 0-100)."""
-    from rouge_score import rouge_scorer
-
-    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
-    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
-    for out, ref in zip(outputs, references, strict=True):
-        for name, score in scorer.score(ref, out).items():
-            totals[name] += score.fmeasure
-    n = max(1, len(outputs))
-    return {name: round(100 * total / n, 2) for name, total in totals.items()}
-
-
-def qa_rates(results: Sequence[Translated]) -> dict[str, Any]:
-    """Share of segments with any QA flag, and per check (segments with that check)."""
-    n = len(results)
-    flagged = sum(1 for r in results if r.qa)
-    per_check = {c: sum(1 for r in results if any(f.check == c for f in r.qa)) for c in CHECKS}
-    return {"segments": n, "flagged": flagged, "flagged_share": round(flagged / n, 4) if n else 0.0,
-            "checks": {c: {"segments": k, "share": round(k / n, 4)}
-                       for c, k in per_check.items() if k}}
-
-
-def model_licence(spec: ModelSpec, info: dict[str, Any]) -> str:
-    """The licence in the model card's front matter when the card is on disk, else the
-    table of the shipped configs' models, else "unknown"."""
-    for folder in (info.get("local_path"), spec.model):
-        if folder:
-            licence = card_licence(Path(folder) / "README.md")
-            if licence:
-                return licence
-    return LICENCES.get(spec.model, "unknown")
-
-
-def card_licence(path: Path) -> str | None:
-    """``license:`` of a model card's YAML front matter, if it has one."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not text.startswith("---"):
-        return None
-    end = text.find("\n---", 3)
-    if end < 0:
-        return None
-    try:
-        meta = yaml.safe_load(text[3:end])
-    except yaml.YAMLError:
-        return None
-    value = meta.get("license") if isinstance(meta, dict) else None
-    if isinstance(value, list):
-        value = ", ".join(str(v) for v in value)
-    return str(value) if value else None
-
 
 # ---------------------------------------------------------------------------- evaluation
 
