@@ -14,7 +14,8 @@ import torch
 from summarize.backends import families, load_backend
 from summarize.backends.base import OutOfMemory
 from summarize.backends.hashing import content_hash, file_sha256
-from summarize.backends.hf import HFBackend, _Source
+from summarize.backends.hf import HFBackend
+from summarize.backends.hf_load import Source
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ConfigError, ModelLoadError
 from summarize.tiny import TINY_MODELS
@@ -423,13 +424,13 @@ def test_unknown_revision_in_the_cache_is_a_load_error(
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        (_Source("/m", local_dir=Path("/m")), [True]),
-        (_Source("a/b", commit=COMMIT, offline=True), [True]),
-        (_Source("a/b", commit=COMMIT, snapshot=Path("/s")), [True, False]),  # cache, then Hub
-        (_Source("a/b", commit=COMMIT), [False]),
+        (Source("/m", local_dir=Path("/m")), [True]),
+        (Source("a/b", commit=COMMIT, offline=True), [True]),
+        (Source("a/b", commit=COMMIT, snapshot=Path("/s")), [True, False]),  # cache, then Hub
+        (Source("a/b", commit=COMMIT), [False]),
     ],
 )
-def test_cache_is_tried_before_the_hub(source: _Source, expected: list[bool]) -> None:
+def test_cache_is_tried_before_the_hub(source: Source, expected: list[bool]) -> None:
     assert source.attempts() == expected
 
 

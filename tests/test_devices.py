@@ -10,7 +10,8 @@ import torch
 
 from summarize.backends import devices
 from summarize.backends.base import OutOfMemory
-from summarize.backends.hf import HFBackend, _placement
+from summarize.backends.hf import HFBackend
+from summarize.backends.hf_load import device_placement
 from summarize.config import GenerationSettings, ModelSpec, load_config
 from summarize.errors import ConfigError
 from summarize.pipeline.runner import RunOptions, run_batch
@@ -69,8 +70,8 @@ def test_bf16_native_asks_the_configured_card(monkeypatch):
 
 
 def test_cuda_weights_load_straight_onto_the_card():
-    assert _placement(torch.device("cuda:1")) == {"device_map": "cuda:1"}
-    assert _placement(torch.device("cpu")) == {}
+    assert device_placement(torch.device("cuda:1")) == {"device_map": "cuda:1"}
+    assert device_placement(torch.device("cpu")) == {}
 
 
 @pytest.mark.parametrize(

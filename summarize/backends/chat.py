@@ -24,13 +24,13 @@ from __future__ import annotations
 from typing import Any
 
 from summarize.backends.chat_turns import ChatTurns, Row, _Reply, prepare_tokenizer, text_config
-from summarize.backends.hf import (
-    _provenance,
-    _Source,
+from summarize.backends.hf_load import (
+    Source,
     build_model,
     cuda_stats,
     device_errors,
     load_pretrained,
+    provenance,
     seed_sampling,
     transformers_info,
 )
@@ -48,7 +48,7 @@ class ChatBackend(ChatTurns):
         model: Any,
         *,
         device: Any,
-        source: _Source,
+        source: Source,
         stop_ids: list[int],
     ) -> None:
         self.model = model
@@ -57,7 +57,7 @@ class ChatBackend(ChatTurns):
         self.pad_token_id: int = tokenizer.pad_token_id
         self._init_turns(spec, tokenizer, stop_ids,
                          model_input_limit(text_config(model.config), tokenizer))
-        self._resolved_revision, self._local_path, self._content_hash = _provenance(source)
+        self._resolved_revision, self._local_path, self._content_hash = provenance(source)
 
     # ------------------------------------------------------------------ loading
 

@@ -33,7 +33,7 @@ from typing import Any
 from summarize.backends import devices
 from summarize.backends.chat import _load_causal_lm
 from summarize.backends.chat_turns import ChatTurns, Row, _Reply, prepare_tokenizer, text_config
-from summarize.backends.hf import _provenance, _Source, load_pretrained
+from summarize.backends.hf_load import Source, load_pretrained, provenance
 from summarize.backends.limits import model_input_limit
 from summarize.config import GenerationSettings, ModelSpec
 from summarize.errors import ConfigError, ModelLoadError
@@ -47,14 +47,14 @@ class VLLMChatBackend(ChatTurns):
     ``engine`` is None in a tokenizer-only view."""
 
     def __init__(self, spec: ModelSpec, engine: Any, tokenizer: Any, *, stop_ids: list[int],
-                 context: int, source: _Source, device: str, dtype: str,
+                 context: int, source: Source, device: str, dtype: str,
                  architecture: str | None) -> None:
         self.engine = engine
         self.device = device
         self.dtype = dtype
         self.architecture = architecture
         self._source = source
-        self._resolved_revision, self._local_path, self._content_hash = _provenance(source)
+        self._resolved_revision, self._local_path, self._content_hash = provenance(source)
         self._init_turns(spec, tokenizer, stop_ids, context)
 
     # ------------------------------------------------------------------ loading
@@ -198,7 +198,7 @@ def vllm_version() -> str | None:
     return None
 
 
-def _engine(spec: ModelSpec, source: _Source, device: str, dtype: str, context: int) -> Any:
+def _engine(spec: ModelSpec, source: Source, device: str, dtype: str, context: int) -> Any:
     """This process's vLLM engine for the model, started on first use (30-60 s on a CPU)."""
     key = (source.name, source.commit, dtype, spec.vllm)
     if key in _ENGINES:
