@@ -41,7 +41,8 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "chat.ray": ("config-chat.yaml", "ray", None),
 }
 # Keys whose values differ between two identical runs (wall clock, the command line).
-VOLATILE = {"started_at", "finished_at", "timings", "command", "created_at", "imported_at"}
+VOLATILE = {"started_at", "finished_at", "timings", "command", "created_at", "imported_at",
+            "node_id", "actor_id", "pid", "node_ip", "hostname"}
 RUN_ID = re.compile(r"\d{8}T\d{6}\d*Z-[0-9a-f]{8}")
 
 
@@ -89,7 +90,9 @@ def _run(config: Path, out: Path) -> None:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
 
 
-def _collect(out: Path, dest: Path) -> None:
+def _collect(out: Path, dest: Path, root: Path = ROOT) -> None:
+    """The normalised copy of one case's output folder (run ids labelled, wall-clock and
+    process fields dropped, the checkout's path written as <checkout>)."""
     labels: dict[str, str] = {}
     runs = sorted(p for p in out.iterdir() if p.is_dir() and RUN_ID.fullmatch(p.name))
     for run in runs:
@@ -106,6 +109,7 @@ def _collect(out: Path, dest: Path) -> None:
                 text = "\n".join(json.dumps(_stable(json.loads(line)), ensure_ascii=False)
                                  for line in text.splitlines() if line.strip())
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            text = text.replace(str(root), "<checkout>")
             (target / rel).write_text(_label_runs(text, labels), encoding="utf-8")
     db = sqlite3.connect(out / "memory.sqlite")
     lines = []
@@ -137,6 +141,13 @@ def capture(dest: Path, cases: list[str]) -> None:
         print(f"{case}: captured", flush=True)
 
 
+def collect(dest: Path, root: Path) -> None:
+    """Normalise again the outputs a capture kept under DEST/work (after a change of rules)."""
+    for work in sorted((dest / "work").iterdir()):
+        shutil.rmtree(dest / work.name, ignore_errors=True)
+        _collect(work / "out", dest / work.name, root)
+
+
 def compare(a: Path, b: Path) -> int:
     files_a = {p.relative_to(a) for p in a.rglob("*") if p.is_file() and "work" not in p.parts}
     files_b = {p.relative_to(b) for p in b.rglob("*") if p.is_file() and "work" not in p.parts}
@@ -154,12 +165,18 @@ def main() -> int:
     cap = sub.add_parser("capture")
     cap.add_argument("dest", type=Path)
     cap.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
+    col = sub.add_parser("collect")
+    col.add_argument("dest", type=Path)
+    col.add_argument("--root", type=Path, default=ROOT, help="the checkout that captured DEST")
     cmp_ = sub.add_parser("compare")
     cmp_.add_argument("a", type=Path)
     cmp_.add_argument("b", type=Path)
     args = parser.parse_args()
     if args.cmd == "capture":
         capture(args.dest, [c for c in args.cases.split(",") if c])
+        return 0
+    if args.cmd == "collect":
+        collect(args.dest, args.root)
         return 0
     return compare(args.a, args.b)
 
