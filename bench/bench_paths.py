@@ -219,7 +219,7 @@ def raw_ct2(job: Job) -> tuple[Callable[[list[str]], list[str]], Callable[[], bo
     import ctranslate2
     from transformers import AutoTokenizer
 
-    from summarize.backends.ct2 import ensure_converted, resolve_source
+    from summarize.backends.ct2_convert import ensure_converted, resolve_source
 
     spec = _spec(job, "ctranslate2")
     model_dir, _ = ensure_converted(spec, resolve_source(spec), _ct2_quantization(job))
@@ -279,7 +279,7 @@ PATHS: dict[str, Callable[[Job], tuple[Callable[[list[str]], list[str]], Callabl
 
 def prepare(model_dirs: dict[str, str], quantizations: list[str]) -> None:
     """Convert each model once for CT2 (outside the measured children)."""
-    from summarize.backends.ct2 import ensure_converted, resolve_source
+    from summarize.backends.ct2_convert import ensure_converted, resolve_source
     from summarize.config import ModelSpec
 
     for model_dir in model_dirs.values():

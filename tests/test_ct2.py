@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("ctranslate2")
 
-from summarize.backends import ct2, load_backend
+from summarize.backends import ct2, ct2_convert, ct2_setup, load_backend
 from summarize.backends.hashing import content_hash
 from summarize.backends.scheduler import generate_all
 from summarize.config import GenerationSettings, ModelSpec, load_config
@@ -85,13 +85,13 @@ def test_conversion_is_cached_and_keyed_by_quantization(
 ) -> None:
     monkeypatch.setenv("SUMMARIZE_CACHE", str(tmp_path))
     calls: list[str] = []
-    real = ct2.convert
+    real = ct2_convert.convert
 
     def counting(source: Path, out: Path, quantization: str, **kw: Any) -> None:
         calls.append(quantization)
         real(source, out, quantization, **kw)
 
-    monkeypatch.setattr(ct2, "convert", counting)
+    monkeypatch.setattr(ct2_convert, "convert", counting)
     first = ct2.CT2Backend.load(spec_for(tiny_models, "marian", ct2={"quantization": "int8"}), device="cpu")
     again = ct2.CT2Backend.load(spec_for(tiny_models, "marian", ct2={"quantization": "int8"}), device="cpu")
     assert calls == ["int8"]
@@ -101,7 +101,7 @@ def test_conversion_is_cached_and_keyed_by_quantization(
     assert calls == ["int8", "float32"]
     assert other.model_dir != first.model_dir
     # Nothing but finished model folders (and their lock files) is left behind.
-    leftovers = [p.name for p in (tmp_path / "ct2").iterdir() if p.is_dir() and not (p / ct2.MARKER).exists()]
+    leftovers = [p.name for p in (tmp_path / "ct2").iterdir() if p.is_dir() and not (p / ct2_convert.MARKER).exists()]
     assert leftovers == []
 
 
@@ -110,18 +110,18 @@ def test_crashed_conversion_is_never_trusted(
 ) -> None:
     monkeypatch.setenv("SUMMARIZE_CACHE", str(tmp_path))
     spec = spec_for(tiny_models, "nllb", ct2={"quantization": "int8"})
-    real = ct2.convert
+    real = ct2_convert.convert
 
     def crash(source: Path, out: Path, quantization: str, **kw: Any) -> None:
         (out / "model.bin").write_bytes(b"half a model")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ct2, "convert", crash)
+    monkeypatch.setattr(ct2_convert, "convert", crash)
     with pytest.raises(KeyboardInterrupt):
         ct2.CT2Backend.load(spec, device="cpu")
     assert [p for p in (tmp_path / "ct2").iterdir() if p.is_dir()] == []
 
-    monkeypatch.setattr(ct2, "convert", real)
+    monkeypatch.setattr(ct2_convert, "convert", real)
     backend = ct2.CT2Backend.load(spec, device="cpu")
     assert backend.generate_batch(TEXTS[:1], "ko", GREEDY)[0]
 
@@ -132,11 +132,11 @@ def test_a_changed_local_model_is_converted_again(tmp_path: Path, tiny_models: P
     folder = tmp_path / "model"
     shutil.copytree(tiny_models / "marian", folder)
     spec = ModelSpec(model=str(folder), backend="ctranslate2", ct2={"quantization": "int8"})
-    source = ct2.resolve_source(spec)
-    before = ct2.cache_dir(spec, source, "int8")
+    source = ct2_convert.resolve_source(spec)
+    before = ct2_convert.cache_dir(spec, source, "int8")
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "dropout": 0.5}))
-    assert ct2.cache_dir(spec, ct2.resolve_source(spec), "int8") != before
+    assert ct2_convert.cache_dir(spec, ct2_convert.resolve_source(spec), "int8") != before
 
 
 def test_unconvertible_architecture_is_a_model_load_error(tmp_path: Path, tiny_models: Path) -> None:
@@ -264,7 +264,7 @@ def test_info_and_load_backend(tiny_models: Path) -> None:
 def test_quantization_choice(
     setting: str, device: str, dtype: str, native: bool, expected: tuple[str, str]
 ) -> None:
-    assert ct2.pick_quantization(setting, device, dtype, native) == expected
+    assert ct2_setup.pick_quantization(setting, device, dtype, native) == expected
 
 
 def test_cpu_fast_config_validates() -> None:

@@ -1,7 +1,7 @@
 """The chat backend on CTranslate2: an instruction-tuned causal LM run by ``ctranslate2.Generator``.
 
 The model is converted once with CTranslate2's TransformersConverter and cached, as the seq2seq
-CTranslate2 backend does (``ct2.prepare``: int8 weights by default, computed in int8 on CPU).
+CTranslate2 backend does (``ct2_setup.prepare``: int8 weights by default, computed in int8 on CPU).
 Prompts, stops, limits, the reply cleaner and the one retry are ``chat_turns.ChatTurns``'s,
 the same as the transformers chat backend's: the prompt token ids are the HF tokenizer's chat
 template output, handed to CTranslate2 as token strings, and the new tokens are decoded by the
@@ -26,7 +26,7 @@ import json
 from itertools import groupby
 from typing import Any
 
-from summarize.backends import ct2
+from summarize.backends import ct2_convert, ct2_setup
 from summarize.backends.chat_turns import ChatTurns, Row, _Reply, prepare_tokenizer, text_config
 from summarize.backends.limits import model_input_limit
 from summarize.config import BatchSettings, GenerationSettings, ModelSpec
@@ -47,7 +47,7 @@ class CT2ChatBackend(ChatTurns):
 
     def __init__(
         self, spec: ModelSpec, generator: Any, tokenizer: Any, *, stop_ids: list[int],
-        context: int, ready: ct2.Prepared, architecture: str,
+        context: int, ready: ct2_setup.Prepared, architecture: str,
     ) -> None:
         self.generator = generator
         self.ready = ready
@@ -66,10 +66,10 @@ class CT2ChatBackend(ChatTurns):
         ``weights=False``: a tokenizer-only view (nothing converted or loaded)."""
         from transformers import AutoConfig
 
-        ctranslate2 = ct2.import_ctranslate2()
+        ctranslate2 = ct2_setup.import_ctranslate2()
         architecture = chat_architecture(spec)
-        ready = ct2.prepare(spec, device, dtype, convert=weights)
-        tokenizer = ct2._load_tokenizer(ready.source.path)
+        ready = ct2_setup.prepare(spec, device, dtype, convert=weights)
+        tokenizer = ct2_setup.load_tokenizer(ready.source.path)
         config = AutoConfig.from_pretrained(str(ready.source.path))
         stop_ids, _ = prepare_tokenizer(spec, tokenizer, _generation_ids(ready, config), config)
         context = model_input_limit(text_config(config), tokenizer)
@@ -102,7 +102,7 @@ class CT2ChatBackend(ChatTurns):
             "quantization": self.ready.quantization,
             "converted_path": str(self.ready.model_dir),
             "source": "hub snapshot" if source.revision else "local folder",
-            "ctranslate2": ct2._ct2_version(),
+            "ctranslate2": ct2_convert.ct2_version(),
             **self.prompt_info(),
         }
 
@@ -121,8 +121,8 @@ class CT2ChatBackend(ChatTurns):
         else:
             groups = [order]
         tokens: list[list[str]] = [[] for _ in rows]
-        with ct2.call_errors(self.spec.model, len(rows)):
-            ct2.seed_sampling(settings)
+        with ct2_setup.call_errors(self.spec.model, len(rows)):
+            ct2_setup.seed_sampling(settings)
             for group in groups:
                 start = [self.tokenizer.convert_ids_to_tokens(prompts[i]) for i in group]
                 results = self.generator.generate_batch(start, **options)
@@ -134,7 +134,7 @@ class CT2ChatBackend(ChatTurns):
     def generation_options(self, settings: GenerationSettings, max_new_tokens: int) -> dict[str, Any]:
         """generate_batch options for one call, mirroring the transformers chat backend's."""
         return {
-            **ct2.search_options(settings),
+            **ct2_setup.search_options(settings),
             "batch_type": "tokens",
             "max_batch_size": self.max_batch_tokens,
             "max_length": max_new_tokens,
@@ -150,7 +150,7 @@ class CT2ChatBackend(ChatTurns):
 
 def chat_architecture(spec: ModelSpec) -> str:
     """The model_type in the spec's config.json; ModelLoadError when it is not supported."""
-    path = ct2.model_config_file(spec)
+    path = ct2_convert.model_config_file(spec)
     try:
         model_type = json.loads(path.read_text(encoding="utf-8")).get("model_type")
     except (OSError, ValueError, AttributeError) as exc:
@@ -165,7 +165,7 @@ def chat_architecture(spec: ModelSpec) -> str:
     return str(model_type)
 
 
-def _generation_ids(ready: ct2.Prepared, config: Any) -> dict[str, Any]:
+def _generation_ids(ready: ct2_setup.Prepared, config: Any) -> dict[str, Any]:
     """The model's generation config (token ids are all that is read from it)."""
     from transformers import GenerationConfig
 
