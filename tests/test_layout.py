@@ -106,3 +106,19 @@ def test_the_checker_sees_a_violation():
     runner = GRAPH["summarize.pipeline.runner"]
     assert "summarize.engines.local" in runner and "summarize.text.glossary" in runner
     assert layer_of("summarize.pipeline.runner") > layer_of("summarize.text.segment")
+
+
+def test_every_configurable_backend_is_registered_once():
+    """The registry is the one place a backend is chosen: every backend name the config accepts
+    has a class for chat and seq2seq models, and each class declares what the engines need."""
+    from typing import get_args
+
+    from summarize.backends import REGISTRY, backend_class
+    from summarize.config import ModelSpec
+
+    names = [n for n in get_args(ModelSpec.model_fields["backend"].annotation) if n != "auto"]
+    assert set(REGISTRY) == {(name, chat) for name in names for chat in (False, True)}
+    for backend, chat in REGISTRY:
+        cls = backend_class(backend, chat)
+        assert callable(getattr(cls, "load", None)), cls
+        assert isinstance(getattr(cls, "multi_target", None), bool), cls
