@@ -83,7 +83,8 @@ class GenerationSettings(_Strict):
 
 class CT2Settings(_Strict):
     quantization: Literal["auto", "int8", "int8_float16", "int8_bfloat16", "float16", "bfloat16", "float32"] = "auto"
-    intra_threads: int = Field(0, ge=0)  # 0: one per core
+    # CPU threads of this model's Translator/Generator; 0: the run's ``threads``
+    intra_threads: int = Field(0, ge=0)
 
 
 class VLLMSettings(_Strict):
@@ -178,6 +179,10 @@ class Config(_Strict):
     languages: tuple[Lang, ...] = LANGUAGES
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # CPU threads the models compute with (process-wide; summarize/backends/threads.py).
+    # Unset: OMP_NUM_THREADS if set, else one per core; on Ray actors, the actor's CPUs.
+    # Not an output setting: outputs are the same at any count.
+    threads: int | None = Field(None, ge=1)
     summarizer: SummarizerSpec
     translators: dict[Lang, ModelSpec]
     batch: BatchSettings = Field(default_factory=BatchSettings)
@@ -211,7 +216,7 @@ class Config(_Strict):
     def hash(self) -> str:
         """Hash of the settings that can change outputs (batching and cache flags excluded)."""
         data = self.resolved()
-        for key in ("batch", "cache", "device", "model_check", "engine", "ray"):
+        for key in ("batch", "cache", "device", "model_check", "engine", "ray", "threads"):
             data.pop(key, None)
         if isinstance(self.glossary, str):
             # The glossary's content changes outputs, not its path: an edited glossary is a new

@@ -9,6 +9,7 @@ from importlib import metadata
 from typing import Any
 
 from .backends.base import Backend
+from .backends.threads import configure as configure_threads
 from .config import BUDGET_STEP, Config, ModelSpec
 from .memory import fingerprint
 from .modelcheck import Checker, run_model_checks, translator_groups, warm_up
@@ -71,6 +72,7 @@ class Models:
         key = spec.key()
         if key not in self._loaded:
             if self.weights:
+                configure_threads(self.config.threads)  # process-wide: before any load
                 self._loaded[key] = self.loader(spec, device=self.config.device,
                                                 dtype=self.config.dtype)
             else:  # counted on the driver's CPU: token counts do not depend on the device

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import devices, families
+from summarize.backends import devices, families, threads
 from summarize.backends.base import OutOfMemory, budget_groups, truncated
 from summarize.backends.hashing import content_hash, snapshot_hash
 from summarize.backends.sources import hub_offline, local_model_folder
@@ -273,13 +273,6 @@ def _bf16_native(index: int) -> bool:
         return False
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def import_ctranslate2() -> Any:
     try:
         import ctranslate2
@@ -309,7 +302,13 @@ class Prepared:
         """Keyword arguments of ctranslate2.Translator / Generator."""
         return {"device": self.device, "device_index": self.index,
                 "compute_type": self.compute_type,
-                "intra_threads": spec.ct2.intra_threads or _cores(), "inter_threads": 1}
+                "intra_threads": intra_threads(spec), "inter_threads": 1}
+
+
+def intra_threads(spec: ModelSpec) -> int:
+    """CPU threads of one Translator/Generator: ``ct2.intra_threads`` when set, else the
+    process's count (``threads``, OMP_NUM_THREADS, or one per core; see backends/threads)."""
+    return spec.ct2.intra_threads or threads.resolved()
 
 
 def prepare(spec: ModelSpec, device: str, dtype: str, convert: bool = True) -> Prepared:
@@ -437,6 +436,7 @@ class CT2Backend:
             "converted_path": str(self.model_dir),
             "source": "local folder" if local else "hub snapshot",
             "ctranslate2": _ct2_version(),
+            "threads": intra_threads(self.spec),
             "max_input_tokens": self.facts.max_input,
         }
 

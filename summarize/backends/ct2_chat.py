@@ -103,6 +103,7 @@ class CT2ChatBackend(ChatTurns):
             "converted_path": str(self.ready.model_dir),
             "source": "hub snapshot" if source.revision else "local folder",
             "ctranslate2": ct2._ct2_version(),
+            "threads": ct2.intra_threads(self.spec),
             **self.prompt_info(),
         }
 

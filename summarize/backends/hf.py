@@ -5,7 +5,8 @@ transformers v5 merges a model's ``generation_config.json`` into whatever config
 not keep hub defaults out. On load we therefore replace ``model.generation_config`` by one that
 holds only the special token ids, and pass every setting on each call.
 
-CPU threads are left to torch's defaults (one per core).
+CPU threads: torch's intra-op pool is set at load to the process's count (``threads`` in the
+config, else OMP_NUM_THREADS, else one per core; see backends/threads): it is process-wide.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import devices, families
+from summarize.backends import devices, families, threads
 from summarize.backends.base import OutOfMemory, budget_groups, truncated
 from summarize.backends.hashing import content_hash, snapshot_hash
 from summarize.backends.sources import hub_offline, local_model_folder
@@ -340,6 +341,7 @@ def transformers_info(backend: Any) -> dict[str, Any]:
         "device": str(backend.device),
         "dtype": str(backend.model.dtype).removeprefix("torch."),
         "attn_implementation": backend.model.config._attn_implementation,
+        "threads": threads.resolved(),  # torch's pool: process-wide
     }
 
 
@@ -377,6 +379,8 @@ def load_pretrained(
                 raise ModelLoadError(_load_message(spec, source, exc)) from None
     if weights and not placement:
         model.to(torch_device)
+    if weights:
+        threads.apply_torch()
     model.eval()
     return source, tokenizer, model, torch_device
 
