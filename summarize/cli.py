@@ -139,12 +139,27 @@ def _closing_summary(manifest: dict[str, Any], seconds: float, out: Path) -> Non
         f"{c['segments_reused']} reused, {c['segments_human']} human; {seconds:.1f}s{rate}",
         f"  -> {out / manifest['run_id']}",
     ]
+    engines = _engines_line(manifest.get("models") or [])
+    if engines:
+        lines.append(engines)
     reuse = manifest.get("reuse") or {}
     if reuse.get("changes"):
         lines.append(f"  nothing shared with run {reuse['from']}: " + "; ".join(reuse["changes"]))
     if manifest.get("failure"):
         lines.append(f"  {manifest['failure']}")
     typer.echo("\n".join(lines), err=True)
+
+
+def _engines_line(models: list[dict[str, Any]]) -> str:
+    """``  engines: summary ctranslate2 (auto), ko ...; threads 2``: what ran each model."""
+    parts = []
+    for m in models:
+        name = m.get("target_lang") or "summary"
+        auto = " (auto)" if m.get("backend_setting") == "auto" else ""
+        parts.append(f"{name} {m.get('backend')}{auto} on {m.get('device', '?')}")
+    found = sorted({str(m["threads"]) for m in models if m.get("threads") is not None})
+    threads = f"; threads {'/'.join(found)}" if found else ""
+    return f"  engines: {', '.join(parts)}{threads}" if parts else ""
 
 
 def _report_export(report: Any) -> None:

@@ -101,7 +101,10 @@ class ModelSpec(_Strict):
 
     model: str
     revision: str | None = None
-    backend: Literal["transformers", "ctranslate2", "vllm"] = "transformers"
+    # auto: the fastest installed engine for the model and device (summarize/backends/auto.py):
+    # ctranslate2 for seq2seq models on a CPU, vllm for chat models on a GPU, else transformers.
+    # The resolved engine is part of the output identity and shown in the manifest.
+    backend: Literal["auto", "transformers", "ctranslate2", "vllm"] = "transformers"
     family: Family = "auto"
     # BCP-47 tag -> the model's own code/token, where the family's table is not right.
     lang_codes: dict[Lang, str] = Field(default_factory=dict)
