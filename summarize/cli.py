@@ -66,6 +66,7 @@ def run(
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (overrides the config).")] = None,
     dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16, float16.")] = None,
     max_batch_tokens: Annotated[int | None, typer.Option(help="Padded source tokens per generate() call.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads the models compute with (default: OMP_NUM_THREADS, else one per core).")] = None,
     lang: Annotated[list[str] | None, typer.Option("--lang", help="Target language(s); repeat the option.")] = None,
     glossary: Annotated[Path | None, typer.Option(help="YAML glossary (overrides the config's).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read the translation memory.")] = False,
@@ -89,6 +90,7 @@ def run(
         if config is None and not config_path.exists():
             raise ConfigError("no --config given and configs/default.yaml not found here")
         overrides = {"device": device, "dtype": dtype, "batch.max_batch_tokens": max_batch_tokens,
+                     "threads": threads,
                      "languages": lang or None, "glossary": str(glossary) if glossary else None,
                      "engine": "ray" if ray_address and engine is None else engine,
                      "ray.address": ray_address}

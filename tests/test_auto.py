@@ -106,7 +106,8 @@ def test_shipped_profiles_choose_the_engine(tiny_models: Path) -> None:
 @pytest.mark.slow
 def test_run_on_auto_uses_ctranslate2_on_a_cpu(tiny_models: Path, tmp_path: Path) -> None:
     """summarize run with backend auto on a CPU where ctranslate2 is installed: every model runs
-    on CTranslate2, the manifest says so (and that auto chose it), so does the closing line."""
+    on CTranslate2, the manifest says so (and that auto chose it), so does the closing line;
+    --threads reaches every model."""
     pytest.importorskip("ctranslate2")
     from summarize.cli import app
 
@@ -121,7 +122,7 @@ def test_run_on_auto_uses_ctranslate2_on_a_cpu(tiny_models: Path, tmp_path: Path
     (inp / "a.txt").write_text("River closes\n\nOfficials said 3 bridges were closed. Dr. Lee "
                                "agreed.\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["run", str(inp), "--config", str(cfg), "--out",
-                                      str(tmp_path / "out")])
+                                      str(tmp_path / "out"), "--threads", "1"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "out" / "latest" / "manifest.json").read_text())
     assert {m["backend"] for m in manifest["models"]} == {"ctranslate2"}
@@ -130,3 +131,4 @@ def test_run_on_auto_uses_ctranslate2_on_a_cpu(tiny_models: Path, tmp_path: Path
     assert {i["backend"] for i in idents} == {"ctranslate2"}
     assert "summary ctranslate2 (auto) on cpu" in result.output
     assert "ko ctranslate2 (auto)" in result.output and "zh-Hans ctranslate2 (auto)" in result.output
+    assert {m["threads"] for m in manifest["models"]} == {1} and "; threads 1" in result.output
