@@ -86,7 +86,8 @@ class GenerationSettings(_Strict):
 
 class CT2Settings(_Strict):
     quantization: Literal["auto", "int8", "int8_float16", "int8_bfloat16", "float16", "bfloat16", "float32"] = "auto"
-    intra_threads: int = Field(0, ge=0)  # 0: one per core
+    # CPU threads of this model's Translator/Generator; 0: the run's ``threads``
+    intra_threads: int = Field(0, ge=0)
 
 
 class VLLMSettings(_Strict):
@@ -103,7 +104,10 @@ class ModelSpec(_Strict):
 
     model: str
     revision: str | None = None
-    backend: Literal["transformers", "ctranslate2", "vllm"] = "transformers"
+    # auto: the fastest installed engine for the model and device (summarize/backends/auto.py):
+    # ctranslate2 for seq2seq models on a CPU, vllm for chat models on a GPU, else transformers.
+    # The resolved engine is part of the output identity and shown in the manifest.
+    backend: Literal["auto", "transformers", "ctranslate2", "vllm"] = "transformers"
     family: Family = "auto"
     # BCP-47 tag -> the model's own code/token, where the family's table is not right.
     lang_codes: dict[Lang, str] = Field(default_factory=dict)
@@ -181,6 +185,10 @@ class Config(_Strict):
     languages: tuple[Lang, ...] = LANGUAGES
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # CPU threads the models compute with (process-wide; summarize/backends/threads.py).
+    # Unset: OMP_NUM_THREADS if set, else one per core; on Ray actors, the actor's CPUs.
+    # Not an output setting: outputs are the same at any count.
+    threads: int | None = Field(None, ge=1)
     summarizer: SummarizerSpec
     translators: dict[Lang, ModelSpec]
     batch: BatchSettings = Field(default_factory=BatchSettings)
@@ -214,7 +222,7 @@ class Config(_Strict):
     def hash(self) -> str:
         """Hash of the settings that can change outputs (batching and cache flags excluded)."""
         data = self.resolved()
-        for key in ("batch", "cache", "device", "model_check", "engine", "ray"):
+        for key in ("batch", "cache", "device", "model_check", "engine", "ray", "threads"):
             data.pop(key, None)
         if isinstance(self.glossary, str):
             # The glossary's content changes outputs, not its path: an edited glossary is a new

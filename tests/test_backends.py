@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from summarize.backends import families, load_backend
+from summarize.backends import families, load_backend, threads
 from summarize.backends.base import OutOfMemory
 from summarize.backends.hashing import content_hash, file_sha256
 from summarize.backends.hf import HFBackend
@@ -277,6 +277,7 @@ def test_info_describes_the_loaded_model(backends: dict[str, HFBackend], tiny_mo
         "device": "cpu",
         "dtype": "float32",
         "attn_implementation": "sdpa",
+        "threads": threads.resolved(),  # the process count the load set torch's pool to
         "max_input_tokens": 128,
     }
 

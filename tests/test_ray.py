@@ -163,6 +163,24 @@ def other_precision_loader(spec, *, device="auto", dtype="auto", weights=True):
 # ---------------------------------------------------------------------- tests
 
 
+@pytest.mark.parametrize(("threads", "cpus", "want"), [(None, 2, 2), (1, 2, 1)])
+def test_actors_compute_with_their_cpus_or_the_configured_threads(
+        tiny_models, tmp_path, local_ray, threads, cpus, want):
+    """An actor's models use ray.cpus_per_actor threads (not every core of the node), or the
+    config's threads; its backend: auto is resolved on the actor (the manifest says what ran)."""
+    inp = small_input(tmp_path, 1)
+    data = yaml.safe_load((tiny_models / "config.yaml").read_text())
+    for spec in [data["summarizer"], *data["translators"].values()]:
+        spec["backend"] = "auto"
+    cfg = config(tiny_models, tmp_path, summarizer=data["summarizer"],
+                 translators=data["translators"], threads=threads)
+    remote = run(inp, cfg, tmp_path / "ray", engine="ray",
+                 **{"ray.actors": 1, "ray.cpus_per_actor": cpus})
+    models = remote.manifest["models"]
+    assert {m["threads"] for m in models} == {want}
+    assert {(m["backend_setting"], m["backend"]) for m in models} == {("auto", "ctranslate2")}
+
+
 @pytest.mark.parametrize(("name", "backend"), [("config.yaml", "transformers"),
                                                ("config-chat.yaml", "transformers"),
                                                ("shipped:gpu.yaml", "transformers"),

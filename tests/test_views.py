@@ -28,6 +28,8 @@ CASES = [
     ("chat-qwen3", "chat", "ctranslate2"),
     ("chat-gemma3", "chat", "transformers"),
     ("chat-gemma3", "chat", "ctranslate2"),
+    ("marian", "auto", "auto"),  # ctranslate2 here when installed
+    ("chat-qwen2", "chat", "auto"),  # transformers on a CPU
 ]
 TEXTS = ["Officials said on Monday that 3 bridges were closed.", "Dr. Lee agreed.", ""]
 
@@ -94,3 +96,28 @@ def test_models_without_weights_fingerprint_from_where_they_run(tiny_models):
     assert calls and not any(calls)
     entry = next(e for e in remote.entries() if e["target_lang"] == "ko")
     assert entry["dtype"] == "bfloat16"
+
+
+def test_driver_views_follow_the_engine_the_workers_resolved(tiny_models):
+    """backend auto under a remote engine: the driver's view is built for the engine the
+    workers chose (transformers on their GPU), not the one the driver's CPU would pick."""
+    from summarize.config import load_config
+
+    cfg = load_config(tiny_models / "config.yaml",
+                      {"translators.zh-Hans.backend": "auto"})
+    asked = []
+
+    def loader(spec, *, device="auto", dtype="auto", weights=True):
+        asked.append(spec.backend)
+        return load_backend(spec, device=device, dtype=dtype, weights=weights)
+
+    def on_worker(spec):
+        spec = spec.model_copy(update={"backend": "transformers"})
+        return load_backend(spec, device="cpu", weights=False).info()
+
+    remote = Models(cfg, loader, weights=False, info_of=on_worker)
+    view = remote.get(cfg.translators["zh-Hans"])
+    assert asked == ["transformers"] and view.info()["backend"] == "transformers"
+    assert remote.identity(cfg.translators["zh-Hans"])["backend"] == "transformers"
+    entry = next(e for e in remote.entries() if e["target_lang"] == "zh-Hans")
+    assert (entry["backend_setting"], entry["backend"]) == ("auto", "transformers")

@@ -35,6 +35,11 @@ def load_backend(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto",
                  weights: bool = True) -> Backend:
     """Load the model a spec names with the backend it asks for. ``weights=False`` gives a
     tokenizer-only view: token counts, input limit, language plan and ``info()`` (so the
-    fingerprint) exactly as the loaded model's, without reading or converting its weights."""
+    fingerprint) exactly as the loaded model's, without reading or converting its weights.
+    ``backend: auto`` is resolved here (backends/auto.py); the backend keeps the resolved spec."""
+    if spec.backend == "auto":
+        from summarize.backends.auto import resolve
+
+        spec = spec.model_copy(update={"backend": resolve(spec, device)})
     cls = backend_class(spec.backend, spec.family == "chat")
     return cls.load(spec, device=device, dtype=dtype, weights=weights)  # type: ignore[attr-defined,no-any-return]

@@ -18,6 +18,7 @@ from summarize.backends.ct2_convert import SourceModel, ct2_version
 from summarize.backends.ct2_setup import (
     call_errors,
     import_ctranslate2,
+    intra_threads,
     load_tokenizer,
     prepare,
     search_options,
@@ -107,6 +108,7 @@ class CT2Backend:
             "converted_path": str(self.model_dir),
             "source": "local folder" if local else "hub snapshot",
             "ctranslate2": ct2_version(),
+            "threads": intra_threads(self.spec),
             "max_input_tokens": self.facts.max_input,
         }
 

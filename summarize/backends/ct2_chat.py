@@ -103,6 +103,7 @@ class CT2ChatBackend(ChatTurns):
             "converted_path": str(self.ready.model_dir),
             "source": "hub snapshot" if source.revision else "local folder",
             "ctranslate2": ct2_convert.ct2_version(),
+            "threads": ct2_setup.intra_threads(self.spec),
             **self.prompt_info(),
         }
 

@@ -5,14 +5,13 @@ mapping, sampling seed and search options."""
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import devices
+from summarize.backends import devices, threads
 from summarize.backends.base import OutOfMemory
 from summarize.backends.ct2_convert import SourceModel, cache_dir, ensure_converted, resolve_source
 from summarize.config import GenerationSettings, ModelSpec
@@ -56,12 +55,6 @@ def _bf16_native(index: int) -> bool:
         return False
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
 
 def import_ctranslate2() -> Any:
     try:
@@ -92,7 +85,13 @@ class Prepared:
         """Keyword arguments of ctranslate2.Translator / Generator."""
         return {"device": self.device, "device_index": self.index,
                 "compute_type": self.compute_type,
-                "intra_threads": spec.ct2.intra_threads or _cores(), "inter_threads": 1}
+                "intra_threads": intra_threads(spec), "inter_threads": 1}
+
+
+def intra_threads(spec: ModelSpec) -> int:
+    """CPU threads of one Translator/Generator: ``ct2.intra_threads`` when set, else the
+    process's count (``threads``, OMP_NUM_THREADS, or one per core; see backends/threads)."""
+    return spec.ct2.intra_threads or threads.resolved()
 
 
 def prepare(spec: ModelSpec, device: str, dtype: str, convert: bool = True) -> Prepared:

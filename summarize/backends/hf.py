@@ -5,7 +5,8 @@ transformers v5 merges a model's ``generation_config.json`` into whatever config
 not keep hub defaults out. On load we therefore replace ``model.generation_config`` by one that
 holds only the special token ids, and pass every setting on each call.
 
-CPU threads are left to torch's defaults (one per core).
+CPU threads: torch's intra-op pool is set at load to the process's count (``threads`` in the
+config, else OMP_NUM_THREADS, else one per core; see backends/threads): it is process-wide.
 """
 
 from __future__ import annotations

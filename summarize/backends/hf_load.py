@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import devices
+from summarize.backends import devices, threads
 from summarize.backends.base import OutOfMemory
 from summarize.backends.hashing import content_hash, snapshot_hash
 from summarize.backends.sources import hub_offline, local_model_folder
@@ -54,6 +54,7 @@ def transformers_info(backend: Any) -> dict[str, Any]:
         "device": str(backend.device),
         "dtype": str(backend.model.dtype).removeprefix("torch."),
         "attn_implementation": backend.model.config._attn_implementation,
+        "threads": threads.resolved(),  # torch's pool: process-wide
     }
 
 
@@ -91,6 +92,8 @@ def load_pretrained(
                 raise ModelLoadError(_load_message(spec, source, exc)) from None
     if weights and not placement:
         model.to(torch_device)
+    if weights:
+        threads.apply_torch()
     model.eval()
     return source, tokenizer, model, torch_device
 

@@ -25,12 +25,14 @@ scheduler's probe finds a one-sentence batch failing too and raises one Generati
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
-from summarize.backends import devices
+from summarize.backends import devices, threads
 from summarize.backends.chat import _load_causal_lm
 from summarize.backends.chat_turns import ChatTurns, Row, _Reply, prepare_tokenizer, text_config
 from summarize.backends.hf_load import Source, load_pretrained, provenance
@@ -109,6 +111,7 @@ class VLLMChatBackend(ChatTurns):
             "vllm": vllm_version(),
             "tensor_parallel_size": self.spec.vllm.tensor_parallel_size,
             "prefix_caching": True,
+            "threads": cpu_threads(self.spec, self.device),
             **self.prompt_info(),
         }
 
@@ -188,6 +191,31 @@ def check_settings(spec: ModelSpec, settings: GenerationSettings,
         )
 
 
+def cpu_threads(spec: ModelSpec, device: str) -> int | str | None:
+    """Cores the CPU engine's worker binds: the process's explicit count (``threads``, else
+    OMP_NUM_THREADS), else vLLM's own choice ("auto": the cores of its NUMA node but one,
+    kept for its scheduler). None on CUDA, or when VLLM_CPU_OMP_THREADS_BIND is set (it wins)."""
+    if device != "cpu" or os.environ.get("VLLM_CPU_OMP_THREADS_BIND"):
+        return None
+    if spec.vllm.tensor_parallel_size > 1:
+        return "auto"
+    return threads.explicit() or "auto"
+
+
+@contextlib.contextmanager
+def _thread_binding(spec: ModelSpec, device: str) -> Iterator[None]:
+    """VLLM_CPU_OMP_THREADS_BIND for the engine's worker processes (read when they start)."""
+    n = cpu_threads(spec, device)
+    if not isinstance(n, int):
+        yield
+        return
+    os.environ["VLLM_CPU_OMP_THREADS_BIND"] = threads.cpu_list(n)
+    try:
+        yield
+    finally:
+        os.environ.pop("VLLM_CPU_OMP_THREADS_BIND", None)
+
+
 def vllm_version() -> str | None:
     """The installed vLLM build (``vllm`` on CUDA, ``vllm-cpu`` on CPU), without importing it."""
     for dist in ("vllm", "vllm-cpu"):
@@ -223,19 +251,20 @@ def _engine(spec: ModelSpec, source: Source, device: str, dtype: str, context: i
     gb = spec.vllm.kv_cache_gb
     kv_bytes = int(gb * 2**30) if gb is not None else None
     try:
-        engine = vllm.LLM(
-            model=source.name,
-            revision=source.commit,
-            download_dir=source.cache_dir,
-            skip_tokenizer_init=True,
-            dtype=dtype,
-            seed=0,
-            enable_prefix_caching=True,
-            tensor_parallel_size=spec.vllm.tensor_parallel_size,
-            gpu_memory_utilization=spec.vllm.gpu_memory_utilization,
-            kv_cache_memory_bytes=kv_bytes,
-            max_model_len=context,
-        )
+        with _thread_binding(spec, device):
+            engine = vllm.LLM(
+                model=source.name,
+                revision=source.commit,
+                download_dir=source.cache_dir,
+                skip_tokenizer_init=True,
+                dtype=dtype,
+                seed=0,
+                enable_prefix_caching=True,
+                tensor_parallel_size=spec.vllm.tensor_parallel_size,
+                gpu_memory_utilization=spec.vllm.gpu_memory_utilization,
+                kv_cache_memory_bytes=kv_bytes,
+                max_model_len=context,
+            )
     except Exception as exc:  # any failure to start the engine is one user message
         raise ModelLoadError(
             f"vLLM cannot start {spec.model} on {device} in {dtype}: {devices.first_line(exc)}"

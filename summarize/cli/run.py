@@ -32,6 +32,7 @@ def run(
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (overrides the config).")] = None,
     dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16, float16.")] = None,
     max_batch_tokens: Annotated[int | None, typer.Option(help="Padded source tokens per generate() call.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads the models compute with (default: OMP_NUM_THREADS, else one per core).")] = None,
     lang: Annotated[list[str] | None, typer.Option("--lang", help="Target language(s); repeat the option.")] = None,
     glossary: Annotated[Path | None, typer.Option(help="YAML glossary (overrides the config's).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read the translation memory.")] = False,
@@ -55,6 +56,7 @@ def run(
         if config is None and not config_path.exists():
             raise ConfigError("no --config given and configs/default.yaml not found here")
         overrides = {"device": device, "dtype": dtype, "batch.max_batch_tokens": max_batch_tokens,
+                     "threads": threads,
                      "languages": lang or None, "glossary": str(glossary) if glossary else None,
                      "engine": "ray" if ray_address and engine is None else engine,
                      "ray.address": ray_address}
@@ -105,6 +107,9 @@ def _closing_summary(manifest: dict[str, Any], seconds: float, out: Path) -> Non
         f"{c['segments_reused']} reused, {c['segments_human']} human; {seconds:.1f}s{rate}",
         f"  -> {out / manifest['run_id']}",
     ]
+    engines = _engines_line(manifest.get("models") or [])
+    if engines:
+        lines.append(engines)
     reuse = manifest.get("reuse") or {}
     if reuse.get("changes"):
         lines.append(f"  nothing shared with run {reuse['from']}: " + "; ".join(reuse["changes"]))
@@ -112,3 +117,14 @@ def _closing_summary(manifest: dict[str, Any], seconds: float, out: Path) -> Non
         lines.append(f"  {manifest['failure']}")
     typer.echo("\n".join(lines), err=True)
 
+
+def _engines_line(models: list[dict[str, Any]]) -> str:
+    """``  engines: summary ctranslate2 (auto), ko ...; threads 2``: what ran each model."""
+    parts = []
+    for m in models:
+        name = m.get("target_lang") or "summary"
+        auto = " (auto)" if m.get("backend_setting") == "auto" else ""
+        parts.append(f"{name} {m.get('backend')}{auto} on {m.get('device', '?')}")
+    found = sorted({str(m["threads"]) for m in models if m.get("threads") is not None})
+    threads = f"; threads {'/'.join(found)}" if found else ""
+    return f"  engines: {', '.join(parts)}{threads}" if parts else ""

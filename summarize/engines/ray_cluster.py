@@ -347,8 +347,10 @@ class RayEngine:
                                 "max_task_retries": 0}
         if self.settings.gpus_per_actor > 0:
             opts["num_gpus"] = self.settings.gpus_per_actor
+        # CPU threads: the config's, else the actor's own CPUs (never every core of the node)
+        threads = self.config.threads or max(1, int(self.settings.cpus_per_actor))
         actor = ray.remote(GenerateActor).options(**opts).remote(
-            self.loader, self.worker_device(), self.config.dtype)
+            self.loader, self.worker_device(), self.config.dtype, threads)
         self.counts["actor_starts"] += 1
         slot = _Slot(index, actor, time.monotonic())
         self._submit(slot, "ready", actor.ready.remote())
@@ -630,8 +632,13 @@ class GenerateActor:
     the run; each batch runs the local scheduler. Failures to load are answered, not raised,
     so the driver stops with the message instead of Ray retrying."""
 
-    def __init__(self, loader: Callable[..., Backend], device: str, dtype: str) -> None:
+    def __init__(self, loader: Callable[..., Backend], device: str, dtype: str,
+                 threads: int | None = None) -> None:
         import ray
+
+        from summarize.backends.threads import configure
+
+        configure(threads)  # process-wide, before any model loads
 
         ctx = ray.get_runtime_context()
         self.loader = loader
@@ -646,6 +653,10 @@ class GenerateActor:
         return self.about
 
     def _backend(self, spec: ModelSpec) -> Backend:
+        if spec.backend == "auto":  # one load whether asked with the config's spec or resolved
+            from summarize.backends.auto import resolve
+
+            spec = spec.model_copy(update={"backend": resolve(spec, self.device)})
         if spec.key() not in self.backends:
             self.backends[spec.key()] = self.loader(spec, device=self.device, dtype=self.dtype)
         return self.backends[spec.key()]

@@ -9,6 +9,7 @@ from importlib import metadata
 from typing import Any
 
 from summarize.backends.base import Backend
+from summarize.backends.threads import configure as configure_threads
 from summarize.config import BUDGET_STEP, Config, ModelSpec
 from summarize.models.check import Checker, run_model_checks, translator_groups, warm_up
 from summarize.runs.memory import fingerprint
@@ -71,9 +72,13 @@ class Models:
         key = spec.key()
         if key not in self._loaded:
             if self.weights:
+                configure_threads(self.config.threads)  # process-wide: before any load
                 self._loaded[key] = self.loader(spec, device=self.config.device,
                                                 dtype=self.config.dtype)
             else:  # counted on the driver's CPU: token counts do not depend on the device
+                if spec.backend == "auto" and self.info_of is not None:
+                    # the engine the workers resolved, not the one this CPU would pick
+                    spec = spec.model_copy(update={"backend": self.info_of(spec)["backend"]})
                 self._loaded[key] = self.loader(spec, device="cpu", dtype=self.config.dtype,
                                                 weights=False)
         return self._loaded[key]
@@ -99,7 +104,8 @@ class Models:
             ("translate", lang, cfg.translators[lang]) for lang in cfg.languages
         ]:
             entry: dict[str, Any] = {"task": task, "target_lang": lang, "model": spec.model,
-                                     "revision": spec.revision, "backend": spec.backend}
+                                     "revision": spec.revision, "backend": spec.backend,
+                                     "backend_setting": spec.backend}
             if spec.key() in self._remote_info:  # as the workers will run it
                 entry.update(self._remote_info[spec.key()])
             elif spec.key() in self._loaded:
