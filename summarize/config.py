@@ -135,6 +135,8 @@ class BatchSettings(_Strict):
     max_batch_size: int = Field(64, ge=1)
     max_hypotheses: int = Field(128, ge=1)  # sentences x beams per generate() call
     window_articles: int = Field(128, ge=1)
+    # Read and segment the next window in a thread while this one is generated (one ahead).
+    read_ahead: bool = True
 
 
 class RaySettings(_Strict):
