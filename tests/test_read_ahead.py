@@ -84,7 +84,7 @@ class WaitingEngine(LocalEngine):
 
 def run(inp: Path, out: Path, loader: FakeLoader, engine: LocalEngine | None = None,
         **batch: Any) -> Any:
-    cfg = config(batch={"window_articles": 2, **batch})
+    cfg = config(batch={"window_articles": 2, "read_ahead": True, **batch})
     return Runner(RunOptions(input=inp, out=out, config=cfg), loader=loader,
                   engine=engine).execute()
 
