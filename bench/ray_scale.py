@@ -6,6 +6,7 @@ Each ray run starts its own local Ray (counted in its wall time), as a run witho
 
     python bench/ray_scale.py                    # 300 articles, 1 actor vs 1 thread
     python bench/ray_scale.py --articles 60 --actors 2
+    python bench/ray_scale.py --read-ahead both  # each engine with and without batch.read_ahead
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ def articles_jsonl(n: int) -> str:
 
 def run_once(name: str, inputs: Path, cfg: dict[str, Any], work: Path, env: dict[str, str]
              ) -> dict[str, Any]:
-    path = work / f"{name}.yaml"
+    slug = name.replace(" ", "-")
+    path = work / f"{slug}.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    out = work / f"runs-{name}"
+    out = work / f"runs-{slug}"
     cmd = [sys.executable, "-m", "summarize", "run", str(inputs), "--config", str(path),
            "--out", str(out), "--no-cache", "--quiet"]
     t0 = time.perf_counter()
@@ -74,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--articles", type=int, default=300)
     p.add_argument("--actors", type=int, default=1,
                    help="ray actors of one CPU each; the local run gets as many threads")
+    p.add_argument("--read-ahead", choices=("on", "off", "both"), default="off",
+                   help="batch.read_ahead for the runs (both: each engine twice, off first)")
     p.add_argument("--tiny", type=Path, default=None,
                    help="a `summarize models tiny` folder to reuse (built in a temp dir if unset)")
     args = p.parse_args(argv)
@@ -95,19 +99,32 @@ def main(argv: list[str] | None = None) -> int:
         base.setdefault("batch", {}).pop("window_articles", None)  # the default window
         inputs = work / "articles.jsonl"
         inputs.write_text(articles_jsonl(args.articles), encoding="utf-8")
-        local = run_once("local", inputs, {**base, "engine": "local"}, work, env)
-        ray = run_once("ray", inputs, {**base, "engine": "ray", "ray": {
-            "actors": args.actors, "cpus_per_actor": 1, "num_cpus": args.actors}}, work, env)
+        rows: dict[str, dict[str, Any]] = {}
+        for read_ahead in {"on": [True], "off": [False], "both": [False, True]}[args.read_ahead]:
+            tag = "" if args.read_ahead != "both" else f" read-ahead {'on' if read_ahead else 'off'}"
+            batch = {**base.get("batch", {}), "read_ahead": read_ahead}
+            rows[f"local{tag}"] = run_once(f"local{tag}", inputs,
+                                           {**base, "batch": batch, "engine": "local"}, work, env)
+            ray_cfg = {"actors": args.actors, "cpus_per_actor": 1, "num_cpus": args.actors}
+            rows[f"ray{tag}"] = run_once(f"ray{tag}", inputs, {**base, "batch": batch,
+                                         "engine": "ray", "ray": ray_cfg}, work, env)
+    # the ratio of the last pair run (read ahead on with --read-ahead both)
+    local = rows[[k for k in rows if k.startswith("local")][-1]]
+    ray = rows[[k for k in rows if k.startswith("ray")][-1]]
     result = {"bench": "ray_scale", "articles": args.articles, "actors": args.actors,
-              "threads_local": args.actors, "cpus": os.cpu_count(),
-              "load": round(os.getloadavg()[0], 2), "local": local, "ray": ray,
+              "threads_local": args.actors, "cpus": os.cpu_count(), "read_ahead": args.read_ahead,
+              "load": round(os.getloadavg()[0], 2), "runs": rows,
               "ray_vs_local_wall": round(ray["wall_s"] / local["wall_s"], 2)}
-    print(f"| engine | wall s | segments | pool starts | actor starts | model loads |\n"
-          f"|---|---:|---:|---:|---:|---:|\n"
-          f"| local ({args.actors} thread(s)) | {local['wall_s']} | {local['segments']} | – | – | – |\n"
-          f"| ray ({args.actors} actor(s) x 1 CPU) | {ray['wall_s']} | {ray['segments']} | "
-          f"{ray.get('pool_starts')} | {ray.get('actor_starts')} | {ray.get('model_loads')} |\n"
-          f"ray / local wall: {result['ray_vs_local_wall']}x")
+    print("| run | wall s | segments | pool starts | actor starts | model loads |\n"
+          "|---|---:|---:|---:|---:|---:|")
+    for name, row in rows.items():
+        engine = (f"local ({args.actors} thread(s))" if name.startswith("local")
+                  else f"ray ({args.actors} actor(s) x 1 CPU)")
+        what = engine + name.removeprefix("local").removeprefix("ray")
+        print(f"| {what} | {row['wall_s']} | {row['segments']} | {row.get('pool_starts', '–')} | "
+              f"{row.get('actor_starts', '–')} | {row.get('model_loads', '–')} |")
+    print(f"ray / local wall (read ahead {'off' if args.read_ahead == 'off' else 'on'}): "
+          f"{result['ray_vs_local_wall']}x")
     print(json.dumps(result))
     return 0
 

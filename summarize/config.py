@@ -142,6 +142,9 @@ class BatchSettings(_Strict):
     max_batch_size: int = Field(64, ge=1)
     max_hypotheses: int = Field(128, ge=1)  # sentences x beams per generate() call
     window_articles: int = Field(128, ge=1)
+    # Read and segment the next window in a thread while this one is generated (one ahead).
+    # Off by default: it pays only where the driver has a core the generation does not use.
+    read_ahead: bool = False
 
 
 class RaySettings(_Strict):

@@ -73,7 +73,10 @@ class FakeLoader:
         self.poison = poison
         self.backends: dict[str, FakeBackend] = {}
 
-    def __call__(self, spec: ModelSpec, device: str = "auto", dtype: str = "auto") -> FakeBackend:
+    def __call__(self, spec: ModelSpec, device: str = "auto", dtype: str = "auto",
+                 weights: bool = True) -> FakeBackend:
+        if not weights:  # a tokenizer-only view: counts like the model, never generates here
+            return FakeBackend(spec, self.windows.get(spec.model, 512), self.poison)
         if spec.model not in self.backends:
             self.backends[spec.model] = FakeBackend(spec, self.windows.get(spec.model, 512), self.poison)
         return self.backends[spec.model]

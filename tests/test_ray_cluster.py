@@ -56,18 +56,18 @@ class Cluster:
     each can be killed (node loss) and the whole stopped without `ray stop`, which would stop
     every Ray on the machine."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, head_cpus: int = 1, worker: bool = True):
         self.root = root
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.head = self._node("head", "--head", f"--port={self.port}", "--include-dashboard=false",
-                               "--disable-usage-stats")
+                               "--disable-usage-stats", cpus=head_cpus)
         self._until_reachable()
-        self.worker = self.add_worker()
+        self.worker: subprocess.Popen[bytes] | None = self.add_worker() if worker else None
 
-    def _node(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _node(self, name: str, *args: str, cpus: int = 1) -> subprocess.Popen[bytes]:
         log = open(self.root / f"{name}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
-        return subprocess.Popen([RAY_BIN, "start", "--block", "--num-cpus=1", *args],
+        return subprocess.Popen([RAY_BIN, "start", "--block", f"--num-cpus={cpus}", *args],
                                 env=NODE_ENV, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
@@ -94,19 +94,21 @@ class Cluster:
         raise RuntimeError(f"the test's Ray cluster has {self.alive_nodes()} nodes, not {n}")
 
     def kill_worker(self) -> None:
+        assert self.worker is not None
         os.killpg(self.worker.pid, signal.SIGKILL)
         self.worker.wait(timeout=30)
 
     def stop(self) -> None:
-        for proc in (self.worker, self.head):
+        nodes = [p for p in (self.worker, self.head) if p is not None]
+        for proc in nodes:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for proc in (self.worker, self.head):
+        for proc in nodes:
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-        for proc in (self.worker, self.head):  # raylets and GCS: the rest of each group
+        for proc in nodes:  # raylets and GCS: the rest of each group
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
@@ -126,7 +128,7 @@ def cluster(tmp_path_factory):
 @pytest.fixture
 def two_nodes(cluster):
     """The cluster with its worker node up (a test before may have killed it)."""
-    if cluster.worker.poll() is not None:
+    if cluster.worker is None or cluster.worker.poll() is not None:
         cluster.worker = cluster.add_worker()
     cluster.wait_nodes(2)
     for _ in range(120):  # the actors of the test before are gone

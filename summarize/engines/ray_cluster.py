@@ -309,13 +309,14 @@ class RayEngine:
             waited = time.monotonic() - waited_from
             if waited >= self.settings.wait_for_workers_s:
                 raise EngineError(
-                    f"the Ray cluster has no node with {' or '.join(missing)}s after waiting "
-                    f"{waited:.0f}s (ray.wait_for_workers_s) for one to join; nodes: "
-                    f"{self._nodes_text(nodes)}")
+                    f"the Ray cluster has no node that can hold an actor of {self._shape_text()} "
+                    f"(none has {' or '.join(missing)}s) after waiting {waited:.0f}s "
+                    f"(ray.wait_for_workers_s) for one to join; nodes: {self._nodes_text(nodes)}")
             if waited - last_log >= WAIT_LOG_EVERY_S or last_log == 0.0:
                 last_log = max(waited, 1e-9)
-                print(f"waiting for Ray workers with {' and '.join(missing)}s "
-                      f"({waited:.0f}s of {self.settings.wait_for_workers_s:g}s)", flush=True,
+                print(f"waiting for a Ray node with {' and '.join(missing)}s for actors of "
+                      f"{self._shape_text()} ({waited:.0f}s of "
+                      f"{self.settings.wait_for_workers_s:g}s, ray.wait_for_workers_s)", flush=True,
                       file=sys.stderr)
             time.sleep(min(TICK_S * 2, self.settings.wait_for_workers_s))
         fits = self._fits(nodes)

@@ -89,6 +89,16 @@ def new_counts() -> dict[str, Any]:
             "articles_flagged": 0, "qa_flags": {}}
 
 
+@dataclass(frozen=True)
+class Reuse:
+    """A finished article file a run takes as it is: its own (resumed; ``previous`` None) or
+    an unchanged one of ``previous``."""
+
+    article_id: str
+    doc: dict[str, Any]
+    previous: Run | None
+
+
 @dataclass
 class RunLifecycle:
     """One run's folder and manifest; ``counts`` and ``timings`` are written with it."""
@@ -163,24 +173,38 @@ class RunLifecycle:
         self.manifest["reuse"] = {"from": latest.run_id, "changes": changes}
         return None if changes else latest
 
-    def reuse_article(self, article_id: str, input_sha: str, previous: Run | None) -> bool:
-        """Whether the article is already done: written by this run before it was interrupted,
-        or unchanged since ``previous``, whose file this run then shares (a hard link), so it
-        is not segmented, generated, checked or written again."""
+    def reusable(self, article_id: str, input_sha: str, previous: Run | None) -> Reuse | None:
+        """The article's finished file, when it needs no work: written by this run before it
+        was interrupted, or unchanged since ``previous``. Only reads files (ids are unique in a
+        run, so no file it reads is being written), so it may run ahead of the window being
+        processed; ``reuse`` then counts it."""
         ident = self.manifest["output_identity"]["digest"]
         doc = self.run.read_article(article_id) if self.resumed else None
         if doc is not None and self._same(doc, input_sha, ident):
-            self.done(doc, resumed=True)
-            return True
+            return Reuse(article_id, doc, None)
         if previous is None:
-            return False
+            return None
         doc = previous.read_article(article_id)
         if doc is None or not self._same(doc, input_sha, ident):
-            return False
-        self.run.share_article(previous, article_id)
-        self.done(doc)
+            return None
+        return Reuse(article_id, doc, previous)
+
+    def reuse(self, found: Reuse) -> None:
+        """Count a reusable article as done; one from ``previous`` is shared (a hard link), so
+        it is not segmented, generated, checked or written again."""
+        if found.previous is None:
+            self.done(found.doc, resumed=True)
+            return
+        self.run.share_article(found.previous, found.article_id)
+        self.done(found.doc)
         self.counts["articles_unchanged"] += 1
-        return True
+
+    def reuse_article(self, article_id: str, input_sha: str, previous: Run | None) -> bool:
+        """Whether the article is already done (``reusable``), counted if so (``reuse``)."""
+        found = self.reusable(article_id, input_sha, previous)
+        if found is not None:
+            self.reuse(found)
+        return found is not None
 
     def _same(self, doc: dict[str, Any], input_sha: str, ident: str) -> bool:
         return (doc.get("input_sha256") == input_sha

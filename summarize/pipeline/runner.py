@@ -6,11 +6,12 @@ the runner drives them over windows of articles."""
 from __future__ import annotations
 
 import functools
+import inspect
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from summarize.backends.base import Backend, flag_of
 from summarize.backends.scheduler import BatchStats
@@ -19,6 +20,7 @@ from summarize.engines.local import Engine, LocalEngine
 from summarize.errors import InputError
 from summarize.models.check import translator_groups
 from summarize.models.load import Models
+from summarize.pipeline.ahead import Ahead
 from summarize.pipeline.assemble import (
     SegmentKey,
     Summary,
@@ -28,14 +30,40 @@ from summarize.pipeline.assemble import (
     to_translate,
 )
 from summarize.pipeline.generation import CachedGeneration, Outcome, generate_cached
-from summarize.pipeline.lifecycle import RunLifecycle, describe_inputs, no_identity, run_identity
+from summarize.pipeline.lifecycle import (
+    Reuse,
+    RunLifecycle,
+    describe_inputs,
+    no_identity,
+    run_identity,
+)
 from summarize.pipeline.summaries import summarize_articles
-from summarize.pipeline.windows import Segmenter, Work, article_sha, segment_limit, windows
+from summarize.pipeline.windows import Segmenter, Work, article_sha, segment_limit
 from summarize.read import InputFiles, scan_inputs, stream_inputs
 from summarize.records import BadRecord
 from summarize.runs.memory import Memory, fingerprint
 from summarize.runs.store import OutputDir, Run
 from summarize.text.glossary import Glossary, load_glossary
+
+
+@dataclass
+class Prepared:
+    """A window read and segmented, with the bad records and reusable articles met on the way
+    to it (in input order), or the error that stopped reading after them."""
+
+    met: list[BadRecord | Reuse]
+    works: list[Work]
+    segment_seconds: float
+    error: Exception | None = None
+
+
+def _gives_views(loader: Callable[..., Backend]) -> bool:
+    """Whether ``loader`` takes ``weights=False`` (a tokenizer-only view)."""
+    try:
+        params = inspect.signature(loader).parameters
+    except (TypeError, ValueError):
+        return False
+    return "weights" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 class Progress(Protocol):
@@ -170,28 +198,69 @@ class Runner:
         config_hash, ident = life.manifest["config_hash"], life.manifest["output_identity"]["digest"]
         previous = life.previous_run() if self.opts.use_cache else None
         self.progress.start("articles", scan.records_estimate)
-        items = stream_inputs(scan, workdir=out.root)
+        views = self._read_ahead_views()
+        segmenter_here = self._segmenter(self.models.get)  # this thread's, for the summaries
+        segmenter = (segmenter_here if views is None
+                     else self._segmenter(lambda spec: views[spec.key()]))
 
-        def pending() -> Iterator[Work]:
-            """The articles that need work; bad records reported, done ones counted."""
-            for item in items:
-                if isinstance(item, BadRecord):
-                    life.bad_record(item)
-                    self.progress.bad_record(item.describe())
-                    continue
-                sha = article_sha(item)
-                if life.reuse_article(item.id, sha, previous):
-                    self.progress.advance("articles")
-                    continue
-                yield Work(item, sha)
+        def prepare(stopping: Callable[[], bool]) -> Iterator[Prepared]:
+            """The input as windows of articles that need work, each segmented, with the bad
+            records and reusable articles met on the way. Reads and decides only: what is
+            counted or written is left to the caller, in this order."""
+            items = stream_inputs(scan, workdir=out.root)
+            met: list[BadRecord | Reuse] = []
+            works: list[Work] = []
+            try:
+                for item in items:
+                    if stopping():
+                        return
+                    if isinstance(item, BadRecord):
+                        met.append(item)
+                        continue
+                    sha = article_sha(item)
+                    found = life.reusable(item.id, sha, previous)
+                    if found is not None:
+                        met.append(found)
+                        continue
+                    works.append(Work(item, sha))
+                    if len(works) >= self.cfg.batch.window_articles:
+                        yield self._segmented(segmenter, met, works)
+                        met, works = [], []
+                if met or works:
+                    yield self._segmented(segmenter, met, works)
+            except Exception as exc:  # the records met before it are still reported
+                yield Prepared(met, [], 0.0, exc)
+            finally:
+                close = getattr(items, "close", None)
+                if close is not None:  # a generator: its temp files go now, not at GC time
+                    close()
 
+        source: Iterator[Prepared]
+        ahead = None
+        if views is not None:
+            ahead = Ahead(prepare, name="summarize-read-ahead")
+            source = ahead
+        else:
+            source = prepare(lambda: False)
         try:
-            for works in windows(pending(), self.cfg.batch.window_articles):
-                self._run_window(works, config_hash, ident)
+            for window in source:
+                for met in window.met:  # in input order, before the window's own articles
+                    if isinstance(met, BadRecord):
+                        life.bad_record(met)
+                        self.progress.bad_record(met.describe())
+                    else:
+                        life.reuse(met)
+                        self.progress.advance("articles")
+                life.time("segment", window.segment_seconds)
+                if window.error is not None:
+                    raise window.error
+                if window.works:
+                    self._run_window(window.works, config_hash, ident, segmenter_here)
         finally:
-            close = getattr(items, "close", None)
-            if close is not None:  # a generator: its temp files go now, not at GC time
-                close()
+            if ahead is not None:
+                ahead.close()
+            else:
+                cast(Generator[Prepared, None, None], source).close()
 
     def _stage(self, name: str, step: Callable[[], Any]) -> Any:
         start = time.perf_counter()
@@ -199,12 +268,39 @@ class Runner:
         self.life.time(name, time.perf_counter() - start)
         return result
 
-    def _run_window(self, works: list[Work], config_hash: str, ident: str) -> None:
+    def _segmenter(self, backend_of: Callable[[ModelSpec], Backend]) -> Segmenter:
         specs = [(lang, self.cfg.translators[lang]) for lang in self.cfg.languages]
-        segmenter = Segmenter([(self.models.get(spec), lang,
-                                segment_limit(spec, self.models.get(spec)))
-                               for lang, spec in specs], self.glossary, self.cfg.unit)
-        self._stage("segment", lambda: segmenter.articles(works))
+        return Segmenter([(backend_of(spec), lang, segment_limit(spec, backend_of(spec)))
+                          for lang, spec in specs], self.glossary, self.cfg.unit)
+
+    def _read_ahead_views(self) -> dict[tuple[Any, ...], Backend] | None:
+        """Tokenizer-only views of the translators for the thread that reads and segments the
+        next window, its own: a fast tokenizer is not safe to use from two threads at once
+        (padding and truncation settings, a source language are set on it per call), and
+        this thread tokenizes with the models' own while it generates. None (windows one after
+        another) when the config turns reading ahead off or the loader gives no views."""
+        if not self.cfg.batch.read_ahead or not _gives_views(self.models.loader):
+            return None
+        views: dict[tuple[Any, ...], Backend] = {}
+        for lang in self.cfg.languages:
+            spec = self.cfg.translators[lang]
+            if spec.key() not in views:
+                view = self.models.loader(spec, device="cpu", dtype=self.cfg.dtype, weights=False)
+                if view is self.models.get(spec):  # a loader that hands out one object per model
+                    return None
+                views[spec.key()] = view
+        return views
+
+    def _segmented(self, segmenter: Segmenter, met: list[BadRecord | Reuse], works: list[Work]
+                   ) -> Prepared:
+        start = time.perf_counter()
+        segmenter.articles(works)
+        return Prepared(met, works, time.perf_counter() - start)
+
+    def _run_window(self, works: list[Work], config_hash: str, ident: str,
+                    segmenter: Segmenter) -> None:
+        """A window whose articles are segmented: summaries, their segments, translations,
+        articles written."""
         self._stage("summarize", lambda: self._summarize(works))
         self.models.snapshot("summarize", self.progress.log)
         segmenter.summaries(works)  # split like the body's, to fit
