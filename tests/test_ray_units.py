@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from summarize.config import Config, RaySettings
-from summarize.engines.ray_cluster import RayEngine, _Job
+from summarize.engines.ray_cluster import RayEngine
+from summarize.engines.ray_connect import fits
+from summarize.engines.ray_jobs import Job as _Job
 from summarize.errors import ConfigError
 from summarize.progress import LogProgress
 
@@ -60,14 +62,14 @@ def _node(cpus: float, gpus: float = 0) -> dict[str, Any]:
     return {"address": "10.0.0.1", "cpus": cpus, "gpus": gpus}
 
 
-@pytest.mark.parametrize(("ray", "nodes", "fits"), [
+@pytest.mark.parametrize(("ray", "nodes", "held"), [
     ({"cpus_per_actor": 2}, [_node(1), _node(1)], 0),         # 2 CPUs in all, none on one node
     ({"cpus_per_actor": 1}, [_node(1), _node(3)], 4),
     ({"cpus_per_actor": 1, "gpus_per_actor": 0.5}, [_node(8, 1), _node(8, 0)], 2),
     ({"cpus_per_actor": 4, "gpus_per_actor": 1}, [_node(6, 2)], 1),
 ])
-def test_actors_are_counted_per_node(ray, nodes, fits):
-    assert _engine(**ray)._fits(nodes) == fits
+def test_actors_are_counted_per_node(ray, nodes, held):
+    assert fits(_engine(**ray).settings, nodes) == held
 
 
 def test_ray_client_addresses_are_refused_at_config_load():

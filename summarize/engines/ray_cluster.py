@@ -25,117 +25,34 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import signal
-import socket
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, cast
-from urllib.parse import urlparse
+from typing import Any
 
-from summarize.backends.base import Backend, Flagged, flag_of
+from summarize.backends.base import Backend
 from summarize.backends.devices import first_line
 from summarize.backends.scheduler import (
-    DEFAULT_MAX_HYPOTHESES,
     BatchStats,
-    drain,
-    iter_generate_all,
-    iter_generate_all_multi,
-    pack,
-    texts_per_call,
 )
 from summarize.config import Config, GenerationSettings, ModelSpec
-from summarize.engines.local import BatchResult, Lang, per_language, shared_texts
-from summarize.errors import EngineError, GenerationError, SummarizeError
-from summarize.models.check import Verdict, check_model, warm_up
+from summarize.engines.local import BatchResult, Lang, per_language
+from summarize.engines.ray_actor import GenerateActor, decode_output, last_line, worker_error
+from summarize.engines.ray_connect import (
+    TICK_S,
+    alive_nodes,
+    check_placement,
+    connect,
+    import_ray,
+    nodes_text,
+    shape_text,
+)
+from summarize.engines.ray_jobs import Call, Job, Slot, plan_jobs, worker_died
+from summarize.errors import EngineError, GenerationError
+from summarize.models.check import Verdict
 from summarize.models.load import identity
 
-CONNECT_TIMEOUT_S = 5.0
-TICK_S = 1.0  # the longest the driver blocks in one Ray call
 GET_TIMEOUT_S = 60.0  # fetching a finished result (it is ready; this only bounds the transfer)
-WAIT_LOG_EVERY_S = 10.0
-
-
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise EngineError("engine ray needs Ray: pip install 'summarize[ray]'") from None
-    return ray
-
-
-def _reachable(address: str) -> tuple[str, int] | None:
-    """(host, port) of a Ray address that names one, else None ("auto", "local")."""
-    parsed = urlparse(address if "://" in address else f"gcs://{address}")
-    if parsed.hostname is None or parsed.port is None:
-        return None
-    return parsed.hostname, parsed.port
-
-
-def _token_source() -> str | None:
-    """Where a Ray auth token would come from for this process, if anywhere."""
-    if os.environ.get("RAY_AUTH_TOKEN"):
-        return "RAY_AUTH_TOKEN"
-    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
-    if path and Path(path).expanduser().is_file():
-        return path
-    default = Path.home() / ".ray" / "auth_token"
-    return str(default) if default.is_file() else None
-
-
-def _set_auth_mode_token() -> None:
-    """RAY_AUTH_MODE=token for this process and the Ray processes it starts. Ray caches its
-    config, so it is re-read (what Ray itself does when it turns token mode on)."""
-    os.environ["RAY_AUTH_MODE"] = "token"
-    from ray._raylet import Config as RayConfig  # type: ignore[attr-defined]
-
-    RayConfig.initialize("")
-
-
-def _died(exc: BaseException) -> bool:
-    """Whether a Ray error means the worker process (or its node) is gone."""
-    from ray import exceptions as rx
-
-    return isinstance(exc, (rx.RayActorError, rx.WorkerCrashedError, rx.NodeDiedError,
-                            rx.OutOfMemoryError, rx.ObjectLostError))
-
-
-@dataclass
-class _Slot:
-    """One place in the pool: the actor now holding it and what it has loaded."""
-
-    index: int
-    actor: Any
-    created: float
-    ready: bool = False
-    about: dict[str, Any] = field(default_factory=dict)
-    models: set[tuple[Any, ...]] = field(default_factory=set)  # loaded or being loaded
-    loading: int = 0  # load calls not answered yet
-    running: int = 0  # jobs submitted, not answered yet
-
-
-@dataclass
-class _Job:
-    """A batch to generate: the texts, and how often a worker died on it."""
-
-    langs: list[Lang]
-    texts: list[str]
-    deaths: int = 0
-    last_death: str = ""
-
-
-@dataclass
-class _Call:
-    """An outstanding actor call."""
-
-    slot: _Slot
-    kind: str  # ready | load | job | ask
-    seq: int
-    job: _Job | None = None
 
 
 class RayEngine:
@@ -149,8 +66,8 @@ class RayEngine:
         self._started_here = False
         self.address: str | None = None
         self._infos: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._slots: list[_Slot] = []
-        self._calls: dict[Any, _Call] = {}
+        self._slots: list[Slot] = []
+        self._calls: dict[Any, Call] = {}
         self._seq = 0
         self._start_failures = 0  # in a row
         self._deaths_in_a_row = 0  # batches that killed their worker with none finishing between
@@ -166,7 +83,7 @@ class RayEngine:
     def start(self) -> None:
         """Join the cluster named by ``ray.address`` or RAY_ADDRESS, or start a local Ray for
         this run; a Ray already running in this process (a notebook, the tests) is used as is."""
-        ray = _ray()
+        ray = import_ray()
         if ray.is_initialized():
             self.address = "this process's Ray"
         else:
@@ -174,69 +91,11 @@ class RayEngine:
             if self.address and self.address.startswith("ray://"):
                 raise EngineError(f"RAY_ADDRESS={self.address}: ray:// (Ray Client) is not "
                                   "supported; use the head's GCS address (HEAD_IP:6379) or auto")
-            self._connect(ray)
-
-    def _connect(self, ray: Any) -> None:
-        address = self.address
-        if address:
-            target = _reachable(address)
-            if target is not None:
-                # ray.init waits minutes for a GCS that is not there; a TCP connect says it
-                # in seconds.
-                try:
-                    socket.create_connection(target, timeout=CONNECT_TIMEOUT_S).close()
-                except OSError as exc:
-                    raise EngineError(
-                        f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
-                        f"(is `ray start --head` running there, and the port open?)") from None
-        token = _token_source()
-        if os.environ.get("RAY_AUTH_MODE") is None:
-            if address and token:
-                # Ray sends a token to an explicit address only in token mode.
-                _set_auth_mode_token()
-            elif not address and not token:
-                # A local Ray is token-protected; without this Ray would write a new token to
-                # ~/.ray/auth_token. This run's token lives in its environment only.
-                os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            if address:
-                ray.init(address=address, log_to_driver=False, logging_level="WARNING")
-            else:
-                # "local": a new Ray even where `ray start` left an address to find
-                ray.init(address="local", num_cpus=self.settings.num_cpus,
-                         object_store_memory=self.settings.object_store_memory,
-                         include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-                self._started_here = True
-        except Exception as exc:  # Ray raises several types; each is this one user message
-            if not address:
-                raise EngineError(f"cannot start a local Ray: {first_line(exc)}") from None
-            hint = ""
-            if type(exc).__name__ in ("ConnectionError", "AuthenticationError"):
-                hint = (f"; the cluster did not accept this client: its auth token is "
-                        f"{'not the one in ' + token if token else 'missing'} (set "
-                        f"RAY_AUTH_TOKEN to the output of `ray get-auth-token` on the head)"
-                        if os.environ.get("RAY_AUTH_MODE", "token") == "token" or token else "")
-            raise EngineError(f"cannot join the Ray cluster at {address}: {first_line(exc)}"
-                              f"{hint}") from None
-        finally:
-            self._restore_handlers(handlers)
-
-    @staticmethod
-    def _restore_handlers(handlers: Mapping[Any, Any]) -> None:
-        """Ray's start-up installs its own SIGTERM handler; the run's handler (an interrupt:
-        exit 130, status interrupted, resumable) must stay the one that acts."""
-        import threading
-
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig, handler in handlers.items():
-            if callable(handler) and signal.getsignal(sig) is not handler:
-                signal.signal(sig, handler)
+            self._started_here = connect(ray, self.address, self.settings)
 
     def close(self) -> None:
         """Release the actors (a joined cluster keeps running), stop a Ray started here."""
-        ray = _ray()
+        ray = import_ray()
         if ray.is_initialized():
             for slot in self._slots:
                 with contextlib.suppress(Exception):  # an actor already gone needs no release
@@ -248,9 +107,9 @@ class RayEngine:
             self._started_here = False
 
     def report(self) -> dict[str, Any]:
-        ray = _ray()
+        ray = import_ray()
         try:
-            nodes = self._nodes() if ray.is_initialized() else []
+            nodes = alive_nodes() if ray.is_initialized() else []
         except Exception as exc:  # the report of a run whose cluster failed: say so, keep the rest
             nodes = [{"error": first_line(exc), "cpus": 0, "gpus": 0}]
         return {"engine": "ray", "address": self.address or "local Ray for this run",
@@ -261,72 +120,6 @@ class RayEngine:
                 "model_load_seconds": round(self.load_seconds, 3),
                 "seconds": round(self.seconds, 3), "actors": list(self.actors.values())}
 
-    def _nodes(self) -> list[dict[str, Any]]:
-        out = []
-        for node in _ray().nodes():
-            if node.get("Alive"):
-                res = node.get("Resources", {})
-                out.append({"node_id": node.get("NodeID"), "address": node.get("NodeManagerAddress"),
-                            "cpus": res.get("CPU", 0), "gpus": res.get("GPU", 0)})
-        return out
-
-    # ------------------------------------------------------------------ placement
-
-    def _shape(self) -> dict[str, float]:
-        shape = {"CPU": self.settings.cpus_per_actor}
-        if self.settings.gpus_per_actor > 0:
-            shape["GPU"] = self.settings.gpus_per_actor
-        return shape
-
-    def _shape_text(self) -> str:
-        return " + ".join(f"{v:g} {k}" for k, v in self._shape().items())
-
-    @staticmethod
-    def _nodes_text(nodes: list[dict[str, Any]]) -> str:
-        return ", ".join(f"{n['address']} ({n['cpus']:g} CPU, {n['gpus']:g} GPU)"
-                         for n in nodes) or "none"
-
-    def _fits(self, nodes: list[dict[str, Any]]) -> int:
-        """How many actors the nodes hold, each actor on one node."""
-        total = 0
-        for node in nodes:
-            have = {"CPU": node["cpus"], "GPU": node["gpus"]}
-            total += int(min(have[k] // v for k, v in self._shape().items()))
-        return total
-
-    def _check_placement(self) -> None:
-        """Refuse, in seconds, a pool the cluster cannot hold, counting per node (an actor's
-        CPUs and GPUs must be on one node). A joined cluster with no node offering the kind of
-        resource at all may be an autoscaler that has not started workers: wait for one."""
-        waited_from = time.monotonic()
-        last_log = 0.0
-        while True:
-            nodes = self._nodes()
-            kinds = {"CPU": "cpus", "GPU": "gpus"}
-            missing = [k for k in self._shape() if not any(n[kinds[k]] > 0 for n in nodes)]
-            if not missing or self._started_here:
-                break
-            waited = time.monotonic() - waited_from
-            if waited >= self.settings.wait_for_workers_s:
-                raise EngineError(
-                    f"the Ray cluster has no node that can hold an actor of {self._shape_text()} "
-                    f"(none has {' or '.join(missing)}s) after waiting {waited:.0f}s "
-                    f"(ray.wait_for_workers_s) for one to join; nodes: {self._nodes_text(nodes)}")
-            if waited - last_log >= WAIT_LOG_EVERY_S or last_log == 0.0:
-                last_log = max(waited, 1e-9)
-                print(f"waiting for a Ray node with {' and '.join(missing)}s for actors of "
-                      f"{self._shape_text()} ({waited:.0f}s of "
-                      f"{self.settings.wait_for_workers_s:g}s, ray.wait_for_workers_s)", flush=True,
-                      file=sys.stderr)
-            time.sleep(min(TICK_S * 2, self.settings.wait_for_workers_s))
-        fits = self._fits(nodes)
-        if fits < self.settings.actors:
-            raise EngineError(
-                f"the Ray cluster cannot hold {self.settings.actors} actors of "
-                f"{self._shape_text()} each (an actor's resources must be on one node): its "
-                f"nodes hold {fits}: {self._nodes_text(nodes)}; lower ray.actors or the "
-                f"per-actor resources")
-
     # ------------------------------------------------------------------ the pool
 
     def worker_device(self) -> str:
@@ -334,16 +127,16 @@ class RayEngine:
             return "cuda"
         return self.config.device
 
-    def _pool(self) -> list[_Slot]:
+    def _pool(self) -> list[Slot]:
         """The run's actors, started on first use."""
         if not self._slots:
-            self._check_placement()
+            check_placement(self.settings, self._started_here)
             self.counts["pool_starts"] += 1
             self._slots = [self._new_slot(i) for i in range(self.settings.actors)]
         return self._slots
 
-    def _new_slot(self, index: int) -> _Slot:
-        ray = _ray()
+    def _new_slot(self, index: int) -> Slot:
+        ray = import_ray()
         opts: dict[str, Any] = {"num_cpus": self.settings.cpus_per_actor, "max_restarts": 0,
                                 "max_task_retries": 0}
         if self.settings.gpus_per_actor > 0:
@@ -353,30 +146,30 @@ class RayEngine:
         actor = ray.remote(GenerateActor).options(**opts).remote(
             self.loader, self.worker_device(), self.config.dtype, threads)
         self.counts["actor_starts"] += 1
-        slot = _Slot(index, actor, time.monotonic())
+        slot = Slot(index, actor, time.monotonic())
         self._submit(slot, "ready", actor.ready.remote())
         return slot
 
-    def _submit(self, slot: _Slot, kind: str, ref: Any, job: _Job | None = None) -> None:
+    def _submit(self, slot: Slot, kind: str, ref: Any, job: Job | None = None) -> None:
         self._seq += 1
-        self._calls[ref] = _Call(slot, kind, self._seq, job)
+        self._calls[ref] = Call(slot, kind, self._seq, job)
         if kind == "load":
             slot.loading += 1
         elif kind in ("job", "ask"):
             slot.running += 1
 
-    def _ensure_model(self, slot: _Slot, spec: ModelSpec, expected: dict[str, Any],
+    def _ensure_model(self, slot: Slot, spec: ModelSpec, expected: dict[str, Any],
                       langs: Sequence[Lang], settings: GenerationSettings) -> None:
         if spec.key() in slot.models:
             return
         slot.models.add(spec.key())
         self._submit(slot, "load", slot.actor.load.remote(spec, expected, list(langs), settings))
 
-    def _next(self) -> tuple[_Call | None, Any]:
+    def _next(self) -> tuple[Call | None, Any]:
         """The next answered job or question: (call, value); or (None, calls lost with an
         actor that died, in the order they were sent; none when an actor became ready).
         Actor start-ups and model loads are handled here. Blocks at most TICK_S at a time, so interrupts are seen."""
-        ray = _ray()
+        ray = import_ray()
         while True:
             if not self._calls:
                 raise EngineError("internal: waiting on the Ray pool with nothing sent")
@@ -392,9 +185,9 @@ class RayEngine:
             try:
                 value = ray.get(ref, timeout=GET_TIMEOUT_S)
             except Exception as exc:
-                if _died(exc):
+                if worker_died(exc):
                     return None, self._lose(call, exc)
-                raise _worker_error(exc) from None
+                raise worker_error(exc) from None
             slot = call.slot
             if call.kind == "ready":
                 slot.ready = True
@@ -423,11 +216,11 @@ class RayEngine:
         oldest = min(s.created for s in self._slots)
         if time.monotonic() - oldest > self.settings.start_timeout_s:
             raise EngineError(
-                f"no Ray actor of {self._shape_text()} started within "
+                f"no Ray actor of {shape_text(self.settings)} started within "
                 f"{self.settings.start_timeout_s:g}s (ray.start_timeout_s): the cluster cannot "
-                f"place them now; nodes: {self._nodes_text(self._nodes())}")
+                f"place them now; nodes: {nodes_text(alive_nodes())}")
 
-    def _lose(self, call: _Call, exc: BaseException) -> list[_Call]:
+    def _lose(self, call: Call, exc: BaseException) -> list[Call]:
         """An actor died: replace it, and hand back its unanswered jobs and questions. The
         first of them was running when it died and is blamed for it, unless the actor was
         still starting or loading a model (then nothing is blamed and the start-up failure is
@@ -436,7 +229,7 @@ class RayEngine:
         lost = sorted([call] + [c for r, c in list(self._calls.items()) if c.slot is slot
                                 and self._calls.pop(r)], key=lambda c: c.seq)
         self.counts["actor_deaths"] += 1
-        reason = f"{type(exc).__name__}: {_last_line(exc)}"
+        reason = f"{type(exc).__name__}: {last_line(exc)}"
         if not slot.ready or slot.loading > 0 or call.kind in ("ready", "load"):
             self._start_failures += 1
             if self._start_failures >= self.settings.max_start_failures:
@@ -500,7 +293,7 @@ class RayEngine:
         self._systemic_deaths = 2 * (self.settings.max_batch_retries + 1) + largest.bit_length()
         start = time.perf_counter()
         expected = identity(self.info_of(spec))
-        queue = deque(_Job(j["langs"], j["texts"]) for j in planned)
+        queue = deque(Job(j["langs"], j["texts"]) for j in planned)
         warm_langs = sorted({lang for j in planned for lang in j["langs"]}, key=str)
         outstanding = 0
         limit = self.settings.inflight_per_actor
@@ -531,7 +324,7 @@ class RayEngine:
                     call.slot.running -= 1
             self.seconds += time.perf_counter() - start
 
-    def _after_death(self, job: _Job, queue: deque[_Job]) -> Generator[BatchResult, None, None]:
+    def _after_death(self, job: Job, queue: deque[Job]) -> Generator[BatchResult, None, None]:
         """A job lost with its actor: sent again (innocent, or within its retries), bisected,
         or, one input that kept killing its worker, failed."""
         langs = tuple(job.langs)
@@ -545,8 +338,8 @@ class RayEngine:
             half = len(job.texts) // 2
             # each half gets one try before it is split again
             tries = self.settings.max_batch_retries
-            queue.appendleft(_Job(job.langs, job.texts[half:], tries, job.last_death))
-            queue.appendleft(_Job(job.langs, job.texts[:half], tries, job.last_death))
+            queue.appendleft(Job(job.langs, job.texts[half:], tries, job.last_death))
+            queue.appendleft(Job(job.langs, job.texts[:half], tries, job.last_death))
             yield BatchResult(langs, stats=BatchStats(error_splits=1))
         else:
             self.counts["inputs_failed"] += 1
@@ -564,154 +357,7 @@ class RayEngine:
         if res.get("device_stats"):
             actor["device_stats"] = res["device_stats"]
         langs: tuple[Lang, ...] = tuple(res["langs"])
-        done = [(t, _decode(o)) for t, o in zip(res["texts"], res["outputs"], strict=True)
+        done = [(t, decode_output(o)) for t, o in zip(res["texts"], res["outputs"], strict=True)
                 if o is not None]
         return BatchResult(langs, [t for t, _ in done], per_language(langs, [o for _, o in done]),
                            dict(res["failures"]), BatchStats(**res["stats"]))
-
-
-def plan_jobs(backend: Backend, todo: Mapping[Lang, Sequence[str]], settings: GenerationSettings,
-              batching: Mapping[str, int]) -> list[dict[str, Any]]:
-    """The batches a local run would make, in its order: texts missing in every language of a
-    multilingual model in one pass for all of them, the rest per language; each pass packed by
-    the scheduler's own rule (token budget, size and hypotheses caps, one new-token budget)."""
-    shared = shared_texts(backend, todo)
-    named: list[Lang] = [lang for lang in todo if lang is not None]
-    passes: list[tuple[list[Lang], list[str]]] = [(named, shared)] if shared else []
-    taken = set(shared)
-    passes += [([lang], [t for t in texts if t not in taken]) for lang, texts in todo.items()]
-    jobs: list[dict[str, Any]] = []
-    for langs, texts in passes:
-        unique = list(dict.fromkeys(texts))
-        if not unique:
-            continue
-        lengths = backend.count_tokens(unique, langs[0])
-        size = texts_per_call(batching["max_batch_size"], settings, len(langs),
-                              batching.get("max_hypotheses", DEFAULT_MAX_HYPOTHESES))
-        for b in pack(lengths, batching["max_batch_tokens"], size, settings.budget):
-            jobs.append({"id": len(jobs), "langs": langs, "texts": [unique[i] for i in b]})
-    return jobs
-
-
-# ---------------------------------------------------------------------- on the workers
-
-
-def _encode(output: Any) -> Any:
-    """A generated output as plain data: a flagged text as [text, flag], {lang: ...} per
-    language."""
-    if isinstance(output, dict):
-        return {lang: _encode(o) for lang, o in output.items()}
-    flag = flag_of(output)
-    return [str(output), flag] if flag else output
-
-
-def _decode(output: Any) -> Any:
-    if isinstance(output, dict):
-        return {lang: _decode(o) for lang, o in output.items()}
-    if isinstance(output, list):
-        return Flagged(output[0], output[1])
-    return output
-
-
-def _last_line(exc: BaseException) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return next((ln for ln in reversed(lines) if ":" in ln and not ln.startswith("File ")),
-                lines[-1] if lines else type(exc).__name__)
-
-
-def _worker_error(exc: BaseException) -> SummarizeError:
-    """One line for a failure Ray reports from a worker: the original exception's last line."""
-    cause = getattr(exc, "cause", None) or exc.__cause__
-    if isinstance(cause, SummarizeError):
-        return cause
-    return EngineError(f"a Ray worker failed ({type(exc).__name__}): {_last_line(exc)}")
-
-
-class GenerateActor:
-    """One actor of the run's pool. It loads each model the first time it is asked to
-    (checking it is the model the driver fingerprinted, then warming it up) and keeps it for
-    the run; each batch runs the local scheduler. Failures to load are answered, not raised,
-    so the driver stops with the message instead of Ray retrying."""
-
-    def __init__(self, loader: Callable[..., Backend], device: str, dtype: str,
-                 threads: int | None = None) -> None:
-        import ray
-
-        from summarize.backends.threads import configure
-
-        configure(threads)  # process-wide, before any model loads
-
-        ctx = ray.get_runtime_context()
-        self.loader = loader
-        self.device = device
-        self.dtype = dtype
-        self.about: dict[str, Any] = {"actor_id": ctx.get_actor_id(), "node_id": ctx.get_node_id(),
-                                      "pid": os.getpid()}
-        self.backends: dict[tuple[Any, ...], Backend] = {}
-        self.fatal: dict[tuple[Any, ...], str] = {}
-
-    def ready(self) -> dict[str, Any]:
-        return self.about
-
-    def _backend(self, spec: ModelSpec) -> Backend:
-        if spec.backend == "auto":  # one load whether asked with the config's spec or resolved
-            from summarize.backends.auto import resolve
-
-            spec = spec.model_copy(update={"backend": resolve(spec, self.device)})
-        if spec.key() not in self.backends:
-            self.backends[spec.key()] = self.loader(spec, device=self.device, dtype=self.dtype)
-        return self.backends[spec.key()]
-
-    def view_info(self, spec: ModelSpec) -> dict[str, Any]:
-        return self.loader(spec, device=self.device, dtype=self.dtype, weights=False).info()
-
-    def check(self, spec: ModelSpec, langs: list[str] | None, config: Config, fp: str
-              ) -> list[Verdict]:
-        return check_model(self._backend(spec), spec, langs, config, fp)
-
-    def load(self, spec: ModelSpec, expected: dict[str, Any], langs: list[Lang],
-             settings: GenerationSettings) -> dict[str, Any]:
-        start = time.perf_counter()
-        try:
-            backend = self._backend(spec)
-            info = backend.info()
-            self.about["device"] = info.get("device")
-            got = identity(info)
-            if got != expected:
-                diff = {k: (expected.get(k), got.get(k)) for k in got if got.get(k) != expected.get(k)}
-                self.fatal[spec.key()] = (
-                    f"{spec.model} on a worker ({info.get('device')}) is not the model the run "
-                    f"fingerprinted: {diff} (planned, found); a cluster of mixed accelerators "
-                    f"needs dtype set explicitly in the config")
-            else:
-                warm_up(backend, langs, settings)
-        except SummarizeError as exc:
-            self.fatal[spec.key()] = str(exc)
-        except Exception as exc:
-            self.fatal[spec.key()] = f"{spec.model}: cannot load on a Ray worker: {first_line(exc)}"
-        if spec.key() in self.fatal:
-            return {"fatal": self.fatal[spec.key()]}
-        return {"model": spec.model, "device": self.about.get("device"),
-                "seconds": time.perf_counter() - start}
-
-    def run(self, spec: ModelSpec, langs: list[Lang], texts: list[str],
-            settings: GenerationSettings, batching: dict[str, int]) -> dict[str, Any]:
-        if spec.key() in self.fatal:
-            return {"fatal": self.fatal[spec.key()], "kind": "engine"}
-        backend = self._backend(spec)
-        start = time.perf_counter()
-        try:
-            if len(langs) > 1:
-                schedule = iter_generate_all_multi(backend, texts, cast(list[str], langs), settings,
-                                                   **batching)
-            else:
-                schedule = iter_generate_all(backend, texts, langs[0], settings, **batching)
-            gen = drain(schedule, None)
-        except SummarizeError as exc:
-            return {"fatal": str(exc), "kind": "generation"}
-        stats = getattr(backend, "device_stats", None)
-        return {"langs": langs, "texts": texts, "outputs": [_encode(o) for o in gen.outputs],
-                "failures": gen.failures, "stats": asdict(gen.stats),
-                "actor": {**self.about, "model": spec.model},
-                "seconds": time.perf_counter() - start,
-                "device_stats": stats(reset=False) if stats is not None else None}
