@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -137,6 +137,14 @@ class SummarizerSpec(ModelSpec):
     generation: GenerationSettings = Field(default_factory=_summary_generation)
 
 
+class Packing(TypedDict):
+    """The scheduler's keyword arguments (BatchSettings.packing())."""
+
+    max_batch_tokens: int
+    max_batch_size: int
+    max_hypotheses: int
+
+
 class BatchSettings(_Strict):
     max_batch_tokens: int = Field(6000, ge=16)
     max_batch_size: int = Field(64, ge=1)
@@ -145,6 +153,11 @@ class BatchSettings(_Strict):
     # Read and segment the next window in a thread while this one is generated (one ahead).
     # Off by default: it pays only where the driver has a core the generation does not use.
     read_ahead: bool = False
+
+    def packing(self) -> Packing:
+        """The scheduler's keyword arguments: how texts are packed into generate() calls."""
+        return {"max_batch_tokens": self.max_batch_tokens, "max_batch_size": self.max_batch_size,
+                "max_hypotheses": self.max_hypotheses}
 
 
 class RaySettings(_Strict):

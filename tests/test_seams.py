@@ -5,7 +5,7 @@ assembly."""
 import pytest
 
 from summarize.backends.scheduler import BatchStats
-from summarize.config import GenerationSettings, ModelSpec
+from summarize.config import BatchSettings, GenerationSettings, ModelSpec
 from summarize.engines.local import BatchResult, LocalEngine
 from summarize.errors import GenerationError
 from summarize.pipeline.assemble import Summary, Translated, assemble, key_of
@@ -16,7 +16,7 @@ from summarize.runs.memory import Memory
 from summarize.text.qa import QAFlag
 from tests.fakes import FakeBackend
 
-BATCHING = {"max_batch_tokens": 4096, "max_batch_size": 8, "max_hypotheses": 128}
+BATCHING = BatchSettings(max_batch_tokens=4096, max_batch_size=8, max_hypotheses=128)
 
 
 def cached_run(memory: Memory, backend: FakeBackend, texts: list[str], use_cache: bool = True):
@@ -137,7 +137,7 @@ def test_assembly_reports_failed_segments_and_flags_an_empty_summary():
     assert failure == "translation failed: ko body paragraph 0: the translation is empty"
 
 
-SMALL_BATCHES = {"max_batch_tokens": 4096, "max_batch_size": 1, "max_hypotheses": 128}
+SMALL_BATCHES = BatchSettings(max_batch_tokens=4096, max_batch_size=1, max_hypotheses=128)
 
 
 def test_local_engine_yields_each_batch_then_the_pass_stats():

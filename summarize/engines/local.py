@@ -16,7 +16,7 @@ from summarize.backends.scheduler import (
     iter_generate_all,
     iter_generate_all_multi,
 )
-from summarize.config import GenerationSettings
+from summarize.config import BatchSettings, GenerationSettings
 
 Lang = str | None  # None: English output (summaries)
 
@@ -47,7 +47,7 @@ class Engine(Protocol):
         ...
 
     def generate(self, backend: Backend, todo: Mapping[Lang, Sequence[str]],
-                 settings: GenerationSettings, batching: Mapping[str, int]
+                 settings: GenerationSettings, batching: BatchSettings
                  ) -> Generator[BatchResult, None, None]:
         """Outputs for ``todo`` (distinct texts per target language), batch by batch. A
         consumer that stops early closes the iterator, so the engine stops too. ``backend``
@@ -81,14 +81,14 @@ class LocalEngine:
         return {"engine": "local"}
 
     def generate(self, backend: Backend, todo: Mapping[Lang, Sequence[str]],
-                 settings: GenerationSettings, batching: Mapping[str, int]
+                 settings: GenerationSettings, batching: BatchSettings
                  ) -> Generator[BatchResult, None, None]:
         done: dict[Lang, set[str]] = {lang: set() for lang in todo}
         failures: dict[str, str] = {}
         named = [lang for lang in todo if lang is not None]
         shared = shared_texts(backend, todo)
         if shared:
-            multi = iter_generate_all_multi(backend, shared, named, settings, **batching)
+            multi = iter_generate_all_multi(backend, shared, named, settings, **batching.packing())
             for r in _passes(multi, tuple(named)):
                 for lang in r.outputs:
                     done[lang].update(r.sources)
@@ -97,7 +97,7 @@ class LocalEngine:
         for lang in todo:
             rest = [t for t in todo[lang] if t not in done[lang] and t not in failures]
             if rest:
-                single = iter_generate_all(backend, rest, lang, settings, **batching)
+                single = iter_generate_all(backend, rest, lang, settings, **batching.packing())
                 for r in _passes(single, (lang,)):
                     failures.update(r.failures)
                     yield r

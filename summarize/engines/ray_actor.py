@@ -18,7 +18,7 @@ from summarize.backends.scheduler import (
     iter_generate_all,
     iter_generate_all_multi,
 )
-from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.config import BatchSettings, Config, GenerationSettings, ModelSpec
 from summarize.engines.local import Lang
 from summarize.errors import EngineError, SummarizeError
 from summarize.models.check import Verdict, check_model, warm_up
@@ -124,7 +124,7 @@ class GenerateActor:
                 "seconds": time.perf_counter() - start}
 
     def run(self, spec: ModelSpec, langs: list[Lang], texts: list[str],
-            settings: GenerationSettings, batching: dict[str, int]) -> dict[str, Any]:
+            settings: GenerationSettings, batching: BatchSettings) -> dict[str, Any]:
         if spec.key() in self.fatal:
             return {"fatal": self.fatal[spec.key()], "kind": "engine"}
         backend = self._backend(spec)
@@ -132,9 +132,9 @@ class GenerateActor:
         try:
             if len(langs) > 1:
                 schedule = iter_generate_all_multi(backend, texts, cast(list[str], langs), settings,
-                                                   **batching)
+                                                   **batching.packing())
             else:
-                schedule = iter_generate_all(backend, texts, langs[0], settings, **batching)
+                schedule = iter_generate_all(backend, texts, langs[0], settings, **batching.packing())
             gen = drain(schedule, None)
         except SummarizeError as exc:
             return {"fatal": str(exc), "kind": "generation"}

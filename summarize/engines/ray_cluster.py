@@ -35,7 +35,7 @@ from summarize.backends.devices import first_line
 from summarize.backends.scheduler import (
     BatchStats,
 )
-from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.config import BatchSettings, Config, GenerationSettings, ModelSpec
 from summarize.engines.local import BatchResult, Lang, per_language
 from summarize.engines.ray_actor import GenerateActor, decode_output, last_line, worker_error
 from summarize.engines.ray_connect import (
@@ -278,7 +278,7 @@ class RayEngine:
     # ------------------------------------------------------------------ generation
 
     def generate(self, backend: Backend, todo: Mapping[Lang, Sequence[str]],
-                 settings: GenerationSettings, batching: Mapping[str, int]
+                 settings: GenerationSettings, batching: BatchSettings
                  ) -> Generator[BatchResult, None, None]:
         """Pack ``todo`` into batches on the driver (``backend`` is a tokenizer-only view),
         feed them to the pool a few per actor at a time, and yield each finished batch as it
@@ -304,7 +304,7 @@ class RayEngine:
                         job = queue.popleft()
                         self._ensure_model(slot, spec, expected, warm_langs, settings)
                         ref = slot.actor.run.remote(spec, job.langs, job.texts, settings,
-                                                    dict(batching))
+                                                    batching)
                         self._submit(slot, "job", ref, job)
                         outstanding += 1
                 call, value = self._next()

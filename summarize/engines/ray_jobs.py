@@ -10,11 +10,10 @@ from typing import Any
 
 from summarize.backends.base import Backend
 from summarize.backends.scheduler import (
-    DEFAULT_MAX_HYPOTHESES,
     pack,
     texts_per_call,
 )
-from summarize.config import GenerationSettings
+from summarize.config import BatchSettings, GenerationSettings
 from summarize.engines.local import Lang, shared_texts
 
 
@@ -61,7 +60,7 @@ class Call:
 
 
 def plan_jobs(backend: Backend, todo: Mapping[Lang, Sequence[str]], settings: GenerationSettings,
-              batching: Mapping[str, int]) -> list[dict[str, Any]]:
+              batching: BatchSettings) -> list[dict[str, Any]]:
     """The batches a local run would make, in its order: texts missing in every language of a
     multilingual model in one pass for all of them, the rest per language; each pass packed by
     the scheduler's own rule (token budget, size and hypotheses caps, one new-token budget)."""
@@ -76,9 +75,9 @@ def plan_jobs(backend: Backend, todo: Mapping[Lang, Sequence[str]], settings: Ge
         if not unique:
             continue
         lengths = backend.count_tokens(unique, langs[0])
-        size = texts_per_call(batching["max_batch_size"], settings, len(langs),
-                              batching.get("max_hypotheses", DEFAULT_MAX_HYPOTHESES))
-        for b in pack(lengths, batching["max_batch_tokens"], size, settings.budget):
+        size = texts_per_call(batching.max_batch_size, settings, len(langs),
+                              batching.max_hypotheses)
+        for b in pack(lengths, batching.max_batch_tokens, size, settings.budget):
             jobs.append({"id": len(jobs), "langs": langs, "texts": [unique[i] for i in b]})
     return jobs
 

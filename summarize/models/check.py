@@ -146,12 +146,6 @@ def judge_summary(summary: str | None, article: str) -> tuple[dict[str, float], 
     return scores, problems
 
 
-def _batching(config: Config) -> dict[str, Any]:
-    return {"max_batch_tokens": config.batch.max_batch_tokens,
-            "max_batch_size": config.batch.max_batch_size,
-            "max_hypotheses": config.batch.max_hypotheses}
-
-
 def check_summarizer(backend: Backend, spec: ModelSpec, config: Config, fp: str) -> Verdict:
     """Summarise the canary article (as many of its sentences as the model's window holds)."""
     sentences = split_sentences(canary()["article"]["body"])
@@ -161,7 +155,7 @@ def check_summarizer(backend: Backend, spec: ModelSpec, config: Config, fp: str)
         article = " ".join(sentences[:n])
         if backend.count_tokens([article], None)[0] <= window:
             break
-    gen = generate_all(backend, [article], None, spec.generation, **_batching(config))
+    gen = generate_all(backend, [article], None, spec.generation, **config.batch.packing())
     scores, problems = judge_summary(gen.outputs[0], article)
     scores["article_sentences"] = n
     return Verdict("summarize", "en", spec.model, fp, scores, problems, gen.outputs[0] or "")
@@ -189,12 +183,12 @@ def _translate(backend: Backend, sources: list[str], langs: list[str],
     if len(langs) > 1 and backend.multi_target and len(
             {tuple(m.text for m in masked[lang]) for lang in langs}) == 1:
         gen = generate_all_multi(backend, [m.text for m in masked[langs[0]]], langs, settings,
-                                 **_batching(config))
+                                 **config.batch.packing())
         raw = {lang: [o[lang] if o else None for o in gen.outputs] for lang in langs}
     else:
         for lang in langs:
             gen = generate_all(backend, [m.text for m in masked[lang]], lang, settings,
-                               **_batching(config))
+                               **config.batch.packing())
             raw[lang] = list(gen.outputs)
     return {lang: [None if o is None else restore(o, m).text
                    for o, m in zip(raw[lang], masked[lang], strict=True)] for lang in langs}

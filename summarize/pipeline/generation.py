@@ -4,12 +4,12 @@ and stored batch by batch, so a kill loses at most one batch and a retry stores 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from summarize.backends.base import Backend
 from summarize.backends.scheduler import BatchStats
-from summarize.config import GenerationSettings
+from summarize.config import BatchSettings, GenerationSettings
 from summarize.engines.local import Engine, Lang
 from summarize.runs.memory import Memory, unit_key
 
@@ -89,7 +89,7 @@ def combine(texts: Sequence[str], hits: dict[Lang, dict[str, str]],
 
 def generate_cached(cache: CachedGeneration, engine: Engine, backend: Backend,
                     texts: Sequence[str], langs: Sequence[Lang], settings: GenerationSettings,
-                    batching: Mapping[str, int], advance: Callable[[int], None]) -> Outcome:
+                    batching: BatchSettings, advance: Callable[[int], None]) -> Outcome:
     """Outputs per language for texts: stored ones from the memory, the rest from the engine,
     each batch stored as soon as it arrives. ``advance(n)`` reports progress."""
     hits, todo = cache.split(texts, langs)

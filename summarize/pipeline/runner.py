@@ -5,7 +5,6 @@ the runner drives them over windows of articles."""
 
 from __future__ import annotations
 
-import functools
 import inspect
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -14,11 +13,9 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from summarize.backends.base import Backend, flag_of
-from summarize.backends.scheduler import BatchStats
-from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.config import Config
 from summarize.engines.local import Engine, LocalEngine
 from summarize.errors import InputError
-from summarize.models.check import translator_groups
 from summarize.models.load import Models
 from summarize.pipeline.ahead import Ahead
 from summarize.pipeline.assemble import (
@@ -26,10 +23,7 @@ from summarize.pipeline.assemble import (
     Summary,
     Translated,
     assemble,
-    finish_translations,
-    to_translate,
 )
-from summarize.pipeline.generation import CachedGeneration, Outcome, generate_cached
 from summarize.pipeline.lifecycle import (
     Reuse,
     RunLifecycle,
@@ -37,11 +31,11 @@ from summarize.pipeline.lifecycle import (
     no_identity,
     run_identity,
 )
-from summarize.pipeline.summaries import summarize_articles
-from summarize.pipeline.windows import Segmenter, Work, article_sha, segment_limit
+from summarize.pipeline.stages import Stages
+from summarize.pipeline.windows import Segmenter, Work, article_sha
 from summarize.read import InputFiles, scan_inputs, stream_inputs
 from summarize.records import BadRecord
-from summarize.runs.memory import Memory, fingerprint
+from summarize.runs.memory import Memory
 from summarize.runs.store import OutputDir, Run
 from summarize.text.glossary import Glossary, load_glossary
 
@@ -126,7 +120,6 @@ class Runner:
         info_of = getattr(self.engine, "info_of", None)
         self.models = Models(self.cfg, loader, weights=info_of is None, info_of=info_of)
         self.glossary = opts.glossary or load_glossary(self.cfg.glossary)
-        self.gen_stats: dict[str, BatchStats] = {}
         self.life: RunLifecycle  # set once the models are ready and the run folder is open
 
     def execute(self) -> RunResult:
@@ -186,7 +179,7 @@ class Runner:
                 life = getattr(self, "life", None) or open_run(no_identity(self.cfg))
                 life.finish(status, models=self.models.entries(),
                             device_stats=self.models.device_stats, model_checks=model_checks,
-                            generation={k: vars(v) for k, v in self.gen_stats.items()},
+                            generation=self._generation_stats(),
                             engine=self.engine.report())
             finally:
                 self.memory.close()
@@ -195,13 +188,16 @@ class Runner:
 
     def _process(self, scan: InputFiles, out: OutputDir) -> None:
         life = self.life
+        self.stages = Stages(self.cfg, self.models, self.memory, self.engine, self.glossary,
+                             self.progress.advance, use_cache=self.opts.use_cache,
+                             run=life.run.run_id, counts=life.counts)
         config_hash, ident = life.manifest["config_hash"], life.manifest["output_identity"]["digest"]
         previous = life.previous_run() if self.opts.use_cache else None
         self.progress.start("articles", scan.records_estimate)
         views = self._read_ahead_views()
-        segmenter_here = self._segmenter(self.models.get)  # this thread's, for the summaries
+        segmenter_here = self.stages.segmenter()  # this thread's, for the summaries
         segmenter = (segmenter_here if views is None
-                     else self._segmenter(lambda spec: views[spec.key()]))
+                     else self.stages.segmenter(lambda spec: views[spec.key()]))
 
         def prepare(stopping: Callable[[], bool]) -> Iterator[Prepared]:
             """The input as windows of articles that need work, each segmented, with the bad
@@ -268,11 +264,6 @@ class Runner:
         self.life.time(name, time.perf_counter() - start)
         return result
 
-    def _segmenter(self, backend_of: Callable[[ModelSpec], Backend]) -> Segmenter:
-        specs = [(lang, self.cfg.translators[lang]) for lang in self.cfg.languages]
-        return Segmenter([(backend_of(spec), lang, segment_limit(spec, backend_of(spec)))
-                          for lang, spec in specs], self.glossary, self.cfg.unit)
-
     def _read_ahead_views(self) -> dict[tuple[Any, ...], Backend] | None:
         """Tokenizer-only views of the translators for the thread that reads and segments the
         next window, its own: a fast tokenizer is not safe to use from two threads at once
@@ -325,38 +316,10 @@ class Runner:
                 self.life.done(doc)
             self.progress.advance("articles")
 
-    def _generate(self, task: str, spec: ModelSpec, texts: list[str], langs: list[str | None],
-                  settings: GenerationSettings) -> Outcome:
-        """Outputs per language for texts, through the memory (see generate_cached)."""
-        cache = CachedGeneration(self.memory, task, self.models.fingerprint(spec),
-                                 fingerprint(settings.model_dump(mode="json")), self.opts.use_cache,
-                                 run=self.life.run.run_id)
-        phase = "segments" if task == "translate" else "summaries"
-        batching = {"max_batch_tokens": self.cfg.batch.max_batch_tokens,
-                    "max_batch_size": self.cfg.batch.max_batch_size,
-                    "max_hypotheses": self.cfg.batch.max_hypotheses}
-        outcome = generate_cached(cache, self.engine, self.models.get(spec), texts, langs,
-                                  settings, batching, functools.partial(self.progress.advance, phase))
-        self.life.counts["segments_reused"] += outcome.segments_reused
-        self.life.counts["segments_computed"] += outcome.segments_computed
-        for name, stats in outcome.stats.items():
-            self.gen_stats.setdefault(name, BatchStats()).add(stats)
-        return outcome
 
     def _summarize(self, works: list[Work]) -> None:
         """English summary per article; map-reduce over whole-sentence chunks when too long."""
-        spec = self.cfg.summarizer
-        backend = self.models.get(spec)
-
-        def generate(texts: list[str], settings: GenerationSettings
-                     ) -> tuple[dict[str, str | None], dict[str, str]]:
-            got = self._generate("summarize", spec, texts, [None], settings)
-            return dict(zip(texts, got.outputs[None], strict=True)), got.failures
-
-        done = summarize_articles({w.article.id: w.article.paragraphs for w in works},
-                                  spec.generation,
-                                  spec.max_input_tokens or backend.max_input_tokens(),
-                                  lambda xs: backend.count_tokens(xs, None), generate)
+        done = self.stages.summaries({w.article.id: w.article.paragraphs for w in works})
         for w in works:
             w.summary_levels = done.levels.get(w.article.id, 0)
             if w.article.id in done.summaries:
@@ -366,21 +329,12 @@ class Runner:
 
     def _translate(self, works: list[Work]) -> dict[str, dict[SegmentKey, Translated]]:
         """Per language, per segment: final text, origin and QA flags."""
-        results: dict[str, dict[SegmentKey, Translated]] = {}
-        segments = [s for w in works if w.failure is None for s in w.segments]
-        # Languages served by the same model with the same settings are generated together.
-        for spec, langs in translator_groups(self.cfg):
-            human = {lang: self.memory.human_many(list({s.text for s in segments}), lang)
-                     for lang in langs}
-            masked, todo = to_translate(segments, langs, human, self.glossary)
-            got = self._generate("translate", spec, todo, list(langs), spec.generation)
-            for lang in langs:
-                out_of = dict(zip(todo, got.outputs[lang], strict=True))
-                results[lang] = finish_translations(segments, lang, human[lang], masked[lang], out_of,
-                                                    got.failures, got.reused[lang], self.glossary)
-                self.life.counts["segments_human"] += sum(1 for r in results[lang].values()
-                                                     if r.origin == "human")
-        return results
+        return self.stages.translations([s for w in works if w.failure is None
+                                         for s in w.segments])
+
+    def _generation_stats(self) -> dict[str, Any]:
+        stages = getattr(self, "stages", None)
+        return {k: vars(v) for k, v in (stages.stats if stages else {}).items()}
 
 
 def make_engine(config: Config, loader: Callable[..., Backend]) -> Engine:

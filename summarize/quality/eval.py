@@ -11,36 +11,31 @@ Reviewed (human) translations in the memory are not used: the model is what is s
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from summarize.backends.base import Backend
-from summarize.config import Config, GenerationSettings, ModelSpec
+from summarize.config import Config, ModelSpec
 from summarize.engines.local import LocalEngine
-from summarize.models.check import translator_groups
 from summarize.models.load import Models
 from summarize.pipeline.assemble import (
     SegmentKey,
     Summary,
     Translated,
     assemble,
-    finish_translations,
     key_of,
-    to_translate,
 )
-from summarize.pipeline.generation import CachedGeneration, Outcome, generate_cached
-from summarize.pipeline.summaries import summarize_articles
-from summarize.pipeline.windows import Segmenter, Work, segment_limit
+from summarize.pipeline.stages import Stages
+from summarize.pipeline.windows import Work
 from summarize.quality.references import ROUGE_TYPES, Reference, ReferenceSet
 from summarize.quality.scores import model_licence, qa_rates, rouge_scores, translation_scores
 from summarize.read import split_paragraphs
 from summarize.records import Article
-from summarize.runs.memory import Memory, fingerprint
+from summarize.runs.memory import Memory
 from summarize.runs.store import OutputDir
-from summarize.text.glossary import Glossary, load_glossary
+from summarize.text.glossary import load_glossary
 
 # ---------------------------------------------------------------------------- evaluation
 
@@ -51,27 +46,18 @@ class Evaluation:
     def __init__(self, config: Config, models: Models, memory: Memory, progress: Any):
         self.cfg = config
         self.models = models
-        self.memory = memory
         self.progress = progress
-        self.glossary: Glossary | None = load_glossary(config.glossary)
-        self.engine = LocalEngine()
-        self.computed = 0
-        self.reused = 0
+        # The run's stages, on this process's engine; rows stored with no run id.
+        self.stages = Stages(config, models, memory, LocalEngine(),
+                             load_glossary(config.glossary), progress.advance)
 
-    def _generate(self, task: str, spec: ModelSpec, texts: list[str], langs: list[str | None],
-                  settings: GenerationSettings) -> Outcome:
-        """The runner's generation: memory keys from the model and settings fingerprints."""
-        cache = CachedGeneration(self.memory, task, self.models.fingerprint(spec),
-                                 fingerprint(settings.model_dump(mode="json")))
-        batching = {"max_batch_tokens": self.cfg.batch.max_batch_tokens,
-                    "max_batch_size": self.cfg.batch.max_batch_size,
-                    "max_hypotheses": self.cfg.batch.max_hypotheses}
-        phase = "segments" if task == "translate" else "summaries"
-        outcome = generate_cached(cache, self.engine, self.models.get(spec), texts, langs,
-                                  settings, batching, functools.partial(self.progress.advance, phase))
-        self.computed += outcome.segments_computed
-        self.reused += outcome.segments_reused
-        return outcome
+    @property
+    def computed(self) -> int:
+        return self.stages.counts["segments_computed"]
+
+    @property
+    def reused(self) -> int:
+        return self.stages.counts["segments_reused"]
 
     def translations(self, items: Sequence[Reference]) -> list[dict[str, Any]]:
         """Per language of the config with references: scores, QA rates, outputs."""
@@ -81,31 +67,13 @@ class Evaluation:
         works = [Work(Article(r.id, "", tuple(split_paragraphs(r.en or ""))), "") for r in items]
         # Cut to fit every translator of the config, as a run does, so segments (and memory
         # keys) are the run's even when the references cover fewer languages.
-        limits = [(self.models.get(spec), lang, segment_limit(spec, self.models.get(spec)))
-                  for lang, spec in ((lang, self.cfg.translators[lang])
-                                     for lang in self.cfg.languages)]
-        Segmenter(limits, self.glossary, self.cfg.unit).articles(works)
+        self.stages.segmenter().articles(works)
         segments = [s for w in works for s in w.segments]
         self.progress.start("segments", len(segments) * len(langs))
-        translated: dict[str, dict[SegmentKey, Translated]] = {}
-        specs: dict[str, ModelSpec] = {}
-        for spec, group in translator_groups(self.cfg):
-            group = [lang for lang in group if lang in langs]
-            if not group:
-                continue
-            no_human: dict[str, dict[str, str]] = {lang: {} for lang in group}
-            masked, todo = to_translate(segments, group, no_human, self.glossary)
-            got = self._generate("translate", spec, todo, list(group), spec.generation)
-            for lang in group:
-                out_of = dict(zip(todo, got.outputs[lang], strict=True))
-                translated[lang] = finish_translations(segments, lang, {}, masked[lang], out_of,
-                                                       got.failures, got.reused[lang],
-                                                       self.glossary)
-                specs[lang] = spec
-        rows = []
-        for lang in langs:
-            rows.append(self._language_row(lang, specs[lang], items, works, translated))
-        return rows
+        # The model is scored: reviewed translations in the memory are not used.
+        translated = self.stages.translations(segments, langs, human=False)
+        return [self._language_row(lang, self.cfg.translators[lang], items, works, translated)
+                for lang in langs]
 
     def _language_row(self, lang: str, spec: ModelSpec, items: Sequence[Reference],
                       works: Sequence[Work], translated: dict[str, dict[SegmentKey, Translated]]
@@ -149,9 +117,9 @@ class Evaluation:
             return None
         spec = self.cfg.summarizer
         backend = self.models.get(spec)
-        got, failures = summarize_for_eval(
-            {r.id: tuple(split_paragraphs(r.article or "")) for r in items}, spec, backend,
-            lambda texts, settings: self._generate("summarize", spec, texts, [None], settings))
+        done = self.stages.summaries({r.id: tuple(split_paragraphs(r.article or ""))
+                                      for r in items})
+        got, failures = done.summaries, done.failures
         outputs = [{"id": r.id, "output": got.get(r.id, "")} for r in items]
         empty = [o["id"] for o in outputs if not o["output"].strip() and o["id"] not in failures]
         scores = rouge_scores([o["output"] for o in outputs], [r.summary or "" for r in items])
@@ -161,22 +129,6 @@ class Evaluation:
                 "failures": ([f"{aid}: {why}" for aid, why in failures.items()]
                              + [f"{aid}: the summariser returned no text" for aid in empty])[:20],
                 "outputs": outputs}
-
-
-def summarize_for_eval(articles: dict[str, Sequence[str]], spec: ModelSpec, backend: Backend,
-                       generate: Callable[[list[str], GenerationSettings], Outcome]
-                       ) -> tuple[dict[str, str], dict[str, str]]:
-    """English summaries by article id as `summarize run` makes them (the same map-reduce),
-    and why any article has none."""
-    def through(texts: list[str], settings: GenerationSettings
-                ) -> tuple[dict[str, str | None], dict[str, str]]:
-        got = generate(texts, settings)
-        return dict(zip(texts, got.outputs[None], strict=True)), got.failures
-
-    done = summarize_articles(dict(articles), spec.generation,
-                              spec.max_input_tokens or backend.max_input_tokens(),
-                              lambda xs: backend.count_tokens(xs, None), through)
-    return done.summaries, done.failures
 
 
 def evaluate(configs: Sequence[tuple[str, Config]], refs: ReferenceSet, out: Path,
