@@ -68,6 +68,11 @@ bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/scale.py $(SCALE_ARGS)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/export_scale.py $(EXPORT_SCALE_ARGS)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/ray_scale.py $(RAY_SCALE_ARGS)
+	@if [ -x $(VLLM_BIN)/python ]; then \
+	  HF_HUB_OFFLINE=1 PYTHONPATH=$(CURDIR) $(VLLM_BIN)/python bench/chat_engines.py $(CHAT_ENGINES_ARGS); \
+	else \
+	  echo "bench/chat_engines.py (vLLM, transformers, CTranslate2 chat rows) SKIPPED: no $(VLLM_VENV) (make install-vllm)"; \
+	fi
 
 clean:
 	rm -rf $(OUT)/demo $(OUT)/tiny-models .pytest_cache .ruff_cache .mypy_cache
