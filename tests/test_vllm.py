@@ -21,7 +21,7 @@ pytest.importorskip("vllm", reason="vLLM is not installed (pip install -e '.[vll
 import yaml
 from typer.testing import CliRunner
 
-from summarize.backends import load_backend, tiny_chat, vllm_chat
+from summarize.backends import load_backend, vllm_chat
 from summarize.backends.base import flag_of
 from summarize.backends.chat import ChatBackend
 from summarize.backends.vllm_chat import VLLMChatBackend
@@ -29,6 +29,7 @@ from summarize.config import GenerationSettings, ModelSpec, load_config
 from summarize.errors import ModelLoadError
 from summarize.models.load import identity
 from summarize.pipeline.runner import Runner, RunOptions
+from summarize.tiny import chat as tiny_chat
 from summarize.tiny.corpus import EN_LINES
 
 # One xdist worker runs the module (`--dist loadgroup`), so the suite starts one engine.
@@ -244,6 +245,26 @@ def test_pipeline_memory_resume_export_and_flags(pair: Any, model_dir: Path,
     for name, doc in docs.items():
         reused = json.loads((again.run.path / "articles" / f"{name}.json").read_text())
         assert reused["translations"] == doc["translations"] and reused["summary"] == doc["summary"]
+
+
+def test_engine_ray_with_vllm_actors_writes_the_local_articles(pair: Any, model_dir: Path,
+                                                               tmp_path: Path) -> None:
+    """engine: ray on backend vllm: the actor starts its own vLLM engine and keeps it for the
+    run (one model load for the three tasks); the articles are byte-identical to the local run's."""
+    pytest.importorskip("ray")
+    inp = _articles(tmp_path / "in", 2)
+    local = Runner(RunOptions(input=inp, out=tmp_path / "local",
+                              config=load_config(_config(model_dir, tmp_path)))).execute()
+    cfg = load_config(_config(model_dir, tmp_path),
+                      {"engine": "ray", "ray.actors": 1, "ray.cpus_per_actor": 1})
+    remote = Runner(RunOptions(input=inp, out=tmp_path / "ray", config=cfg)).execute()
+    assert remote.manifest["status"] == "complete"
+    engine = remote.manifest["engine"]
+    assert engine["engine"] == "ray" and engine["pool_starts"] == 1
+    assert engine["model_loads"] == 1  # summaries and both languages: one model, loaded once
+    for name in ("a0", "a1"):
+        mine = (local.run.path / "articles" / f"{name}.json").read_bytes()
+        assert (remote.run.path / "articles" / f"{name}.json").read_bytes() == mine, name
 
 
 # ---------------------------------------------------------------------- last: kills the engine
