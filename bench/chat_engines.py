@@ -94,47 +94,66 @@ def prompts(n: int) -> list[list[int]]:
 # ---------------------------------------------------------------------- one engine, in a child
 
 
-def run_transformers(ids: list[list[int]], new: int, batch: int) -> tuple[float, int]:
+def reply_lengths(n: int, new: int, varied: bool) -> list[int]:
+    """New tokens per reply: all ``new``, or (``varied``) a fixed spread from new/4 to 7new/4
+    (mean ``new``), as real replies end at different lengths."""
+    if not varied:
+        return [new] * n
+    low, span = max(1, new // 4), max(1, new * 3 // 2)
+    return [low + (i * 7919) % (span + 1) for i in range(n)]
+
+
+def run_transformers(ids: list[list[int]], new: int, batch: int,
+                     lengths: list[int] | None = None) -> tuple[float, int]:
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig
 
     model = AutoModelForCausalLM.from_pretrained(str(model_dir()), dtype=torch.float32).eval()
     pad = model.config.pad_token_id
-    config = GenerationConfig(do_sample=False, num_beams=1, max_new_tokens=new,
-                              min_new_tokens=new, pad_token_id=pad, eos_token_id=None)
+    lengths = lengths or [new] * len(ids)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # as the scheduler packs
     start = time.perf_counter()
     produced = 0
     with torch.inference_mode():
         for k in range(0, len(order), batch):
             rows = [ids[i] for i in order[k:k + batch]]
+            # a static batch runs until its longest reply ends; the others' extra tokens are
+            # thrown away (only each reply's own length is counted as produced)
+            longest = max(lengths[i] for i in order[k:k + batch])
+            config = GenerationConfig(do_sample=False, num_beams=1, max_new_tokens=longest,
+                                      min_new_tokens=longest, pad_token_id=pad,
+                                      eos_token_id=None)
             width = max(map(len, rows))
             input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
             mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
             out = model.generate(input_ids=input_ids, attention_mask=mask,
                                  generation_config=config)
-            produced += int(out[:, width:].numel())
+            produced += sum(min(lengths[i], int(out.shape[1]) - width)
+                            for i in order[k:k + batch])
     return time.perf_counter() - start, produced
 
 
-def run_vllm(ids: list[list[int]], new: int, batch: int) -> tuple[float, int]:
+def run_vllm(ids: list[list[int]], new: int, batch: int,
+             lengths: list[int] | None = None) -> tuple[float, int]:
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
 
     llm = LLM(model=str(model_dir()), skip_tokenizer_init=True, dtype="float32", seed=0,
               enable_prefix_caching=True, max_model_len=2048,
               kv_cache_memory_bytes=2 * 2**30)
-    params = SamplingParams(temperature=0.0, max_tokens=new, min_tokens=new, ignore_eos=True,
-                            detokenize=False)
-    llm.generate([TokensPrompt(prompt_token_ids=ids[0])], params, use_tqdm=False)  # warm-up
+    lengths = lengths or [new] * len(ids)
+    params = [SamplingParams(temperature=0.0, max_tokens=n, min_tokens=n, ignore_eos=True,
+                             detokenize=False) for n in lengths]
+    llm.generate([TokensPrompt(prompt_token_ids=ids[0])], params[0], use_tqdm=False)  # warm-up
     start = time.perf_counter()
-    outputs = llm.generate([TokensPrompt(prompt_token_ids=r) for r in ids],
-                           [params] * len(ids), use_tqdm=False)
+    outputs = llm.generate([TokensPrompt(prompt_token_ids=r) for r in ids], params,
+                           use_tqdm=False)
     seconds = time.perf_counter() - start
     return seconds, sum(len(o.outputs[0].token_ids) for o in outputs)
 
 
 def run_ctranslate2(ids: list[list[int]], new: int, batch: int,
+                    lengths: list[int] | None = None,
                     compute_type: str = "float32") -> tuple[float, int]:
     import ctranslate2
     from transformers import AutoTokenizer
@@ -146,20 +165,29 @@ def run_ctranslate2(ids: list[list[int]], new: int, batch: int,
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir()))
     generator = ctranslate2.Generator(str(converted), device="cpu", compute_type=compute_type)
     tokens = [tokenizer.convert_ids_to_tokens(r) for r in ids]
+    lengths = lengths or [new] * len(ids)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     start = time.perf_counter()
-    results = generator.generate_batch(
-        tokens, max_length=new, min_length=new, sampling_topk=1, beam_size=1,
-        include_prompt_in_result=False, max_batch_size=batch)
-    return time.perf_counter() - start, sum(len(r.sequences_ids[0]) for r in results)
+    produced = 0
+    for k in range(0, len(order), batch):  # static batches, as for transformers
+        part = order[k:k + batch]
+        longest = max(lengths[i] for i in part)
+        results = generator.generate_batch(
+            [tokens[i] for i in part], max_length=longest, min_length=longest, sampling_topk=1,
+            beam_size=1, include_prompt_in_result=False)
+        produced += sum(min(lengths[i], len(r.sequences_ids[0]))
+                        for i, r in zip(part, results, strict=True))
+    return time.perf_counter() - start, produced
 
 
-def child(engine: str, n: int, new: int, batch: int) -> None:
+def child(engine: str, n: int, new: int, batch: int, varied: bool = False) -> None:
     ids = prompts(n)
+    lengths = reply_lengths(n, new, varied)
     loaded = time.perf_counter()
     runner = {"transformers": run_transformers, "vllm": run_vllm,
               "ctranslate2": run_ctranslate2,
-              "ctranslate2-int8": lambda i, k, b: run_ctranslate2(i, k, b, "int8")}[engine]
-    seconds, produced = runner(ids, new, batch)
+              "ctranslate2-int8": lambda i, k, b, n: run_ctranslate2(i, k, b, n, "int8")}[engine]
+    seconds, produced = runner(ids, new, batch, lengths)
     print("RESULT " + json.dumps({
         "engine": engine, "prompts": n, "new_tokens": new, "tokens": produced,
         "prompt_tokens": sum(map(len, ids)), "seconds": round(seconds, 2),
@@ -170,14 +198,15 @@ def child(engine: str, n: int, new: int, batch: int) -> None:
 # ---------------------------------------------------------------------- the parent
 
 
-def measure(engine: str, n: int, new: int, batch: int) -> dict[str, Any]:
+def measure(engine: str, n: int, new: int, batch: int, varied: bool = False) -> dict[str, Any]:
     """Run one engine in a fresh process; its result and the peak RSS of its process tree."""
     import psutil
 
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
     proc = subprocess.Popen([sys.executable, __file__, "--child", engine, "--prompts", str(n),
-                             "--new-tokens", str(new), "--batch", str(batch)],
+                             "--new-tokens", str(new), "--batch", str(batch),
+                             *(["--varied"] if varied else [])],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
     done = threading.Event()
@@ -214,17 +243,21 @@ def main() -> None:
                         help="rows per generate() call (transformers, CTranslate2)")
     parser.add_argument("--repeats", type=int, default=1,
                         help="run the whole comparison this many times (shared machines vary)")
+    parser.add_argument("--varied", action="store_true",
+                        help="replies of different lengths (new/4 to 7new/4, mean new): a "
+                             "static batch waits for its longest, vLLM does not")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.prompts, args.new_tokens, args.batch)
+        child(args.child, args.prompts, args.new_tokens, args.batch, args.varied)
         return
     model_dir()  # built once, before anything is timed
     for repeat in range(1, args.repeats + 1):
-        rows = [measure(engine, args.prompts, args.new_tokens, args.batch)
+        rows = [measure(engine, args.prompts, args.new_tokens, args.batch, args.varied)
                 for engine in args.engines]
         base = next((r for r in rows if r["engine"] == "transformers"), None)
-        print(f"\nrun {repeat}: {args.prompts} prompts x {args.new_tokens} new tokens, greedy "
+        shape = "about" if args.varied else "exactly"
+        print(f"\nrun {repeat}: {args.prompts} prompts x {shape} {args.new_tokens} new tokens, greedy "
               f"float32, Qwen2.5-0.5B shape, load {os.getloadavg()[0]:.1f}")
         print("| engine | tokens/s | vs transformers | generate s | load+generate s | "
               "peak RSS MB |")
