@@ -1,7 +1,7 @@
 """The batch job: read, segment, summarise, translate, assemble, store. Knows no ML library.
 
-The stages live in their own modules (work, summaries, cached, assemble, lifecycle, models);
-the runner drives them over windows of articles."""
+The generating stages are pipeline/stages.py (shared with eval), the run folder and manifest
+pipeline/lifecycle.py; the runner drives them over windows of articles."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from summarize.backends.base import Backend, flag_of
+from summarize.backends.scheduler import BatchStats
 from summarize.config import Config
 from summarize.engines.local import Engine, LocalEngine
 from summarize.errors import InputError
@@ -121,6 +122,8 @@ class Runner:
         self.models = Models(self.cfg, loader, weights=info_of is None, info_of=info_of)
         self.glossary = opts.glossary or load_glossary(self.cfg.glossary)
         self.life: RunLifecycle  # set once the models are ready and the run folder is open
+        self.stages: Stages  # set with the run folder
+        self.gen_stats: dict[str, BatchStats] = {}  # per model and language group, all windows
 
     def execute(self) -> RunResult:
         out = OutputDir(self.opts.out)
@@ -179,7 +182,7 @@ class Runner:
                 life = getattr(self, "life", None) or open_run(no_identity(self.cfg))
                 life.finish(status, models=self.models.entries(),
                             device_stats=self.models.device_stats, model_checks=model_checks,
-                            generation=self._generation_stats(),
+                            generation={k: vars(v) for k, v in self.gen_stats.items()},
                             engine=self.engine.report())
             finally:
                 self.memory.close()
@@ -190,7 +193,8 @@ class Runner:
         life = self.life
         self.stages = Stages(self.cfg, self.models, self.memory, self.engine, self.glossary,
                              self.progress.advance, use_cache=self.opts.use_cache,
-                             run=life.run.run_id, counts=life.counts)
+                             run=life.run.run_id, counts=life.counts,
+                             stats=self.gen_stats)
         config_hash, ident = life.manifest["config_hash"], life.manifest["output_identity"]["digest"]
         previous = life.previous_run() if self.opts.use_cache else None
         self.progress.start("articles", scan.records_estimate)
@@ -331,10 +335,6 @@ class Runner:
         """Per language, per segment: final text, origin and QA flags."""
         return self.stages.translations([s for w in works if w.failure is None
                                          for s in w.segments])
-
-    def _generation_stats(self) -> dict[str, Any]:
-        stages = getattr(self, "stages", None)
-        return {k: vars(v) for k, v in (stages.stats if stages else {}).items()}
 
 
 def make_engine(config: Config, loader: Callable[..., Backend]) -> Engine:

@@ -31,12 +31,14 @@ class Stages:
     reports progress ("summaries", "segments"); ``run`` is the run id stored with new memory
     rows (None: rows of no run, as eval writes them). ``counts`` (segments_computed,
     segments_reused, segments_human) and ``stats`` (batch statistics per model and language
-    group) are added to as the stages go: a run passes its manifest's counters."""
+    group) are added to as the stages go: a run passes its manifest's counters and its own
+    statistics."""
 
     def __init__(self, config: Config, models: Models, memory: Memory, engine: Engine,
                  glossary: Glossary | None, advance: Callable[[str, int], None], *,
                  use_cache: bool = True, run: str | None = None,
-                 counts: dict[str, int] | None = None) -> None:
+                 counts: dict[str, int] | None = None,
+                 stats: dict[str, BatchStats] | None = None) -> None:
         self.cfg = config
         self.models = models
         self.memory = memory
@@ -48,7 +50,7 @@ class Stages:
         self.counts = counts if counts is not None else {}
         for key in ("segments_computed", "segments_reused", "segments_human"):
             self.counts.setdefault(key, 0)
-        self.stats: dict[str, BatchStats] = {}
+        self.stats = stats if stats is not None else {}
 
     def segmenter(self, backend_of: Callable[[ModelSpec], Backend] | None = None) -> Segmenter:
         """Cuts text to fit every translator of the config (window and output budget), with
@@ -95,19 +97,20 @@ class Stages:
         and QA flags. Languages one model serves with the same settings are generated
         together. ``human``: reviewed translations in the memory win over the model's."""
         wanted = set(langs) if langs is not None else set(self.cfg.languages)
+        segments = list(segments)
+        sources = list({s.text for s in segments})
         results: dict[str, dict[SegmentKey, Translated]] = {}
         for spec, group in translator_groups(self.cfg):
             group = [lang for lang in group if lang in wanted]
             if not group:
                 continue
-            sources = list({s.text for s in segments})
             reviewed = {lang: self.memory.human_many(sources, lang) if human else {}
                         for lang in group}
-            masked, todo = to_translate(list(segments), group, reviewed, self.glossary)
+            masked, todo = to_translate(segments, group, reviewed, self.glossary)
             got = self.generate("translate", spec, todo, list(group), spec.generation)
             for lang in group:
                 out_of = dict(zip(todo, got.outputs[lang], strict=True))
-                results[lang] = finish_translations(list(segments), lang, reviewed[lang],
+                results[lang] = finish_translations(segments, lang, reviewed[lang],
                                                     masked[lang], out_of, got.failures,
                                                     got.reused[lang], self.glossary)
                 self.counts["segments_human"] += sum(1 for r in results[lang].values()
