@@ -9,6 +9,7 @@ The loaders below are module-level functions, so Ray pickles them by reference a
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -32,7 +33,15 @@ from summarize.backends import load_backend  # noqa: E402
 from tests import test_e2e  # noqa: E402
 from tests.test_e2e import ENV, ROOT, _run_dirs, _wait, docs  # noqa: E402
 from tests.test_ray import RAY_ENV as SHARED_ENV  # noqa: E402
-from tests.test_ray import _Wrapped, config, inputs, raising_loader, run, stored_rows  # noqa: E402
+from tests.test_ray import (  # noqa: E402
+    WARM_UP_FIRST,
+    _Wrapped,
+    config,
+    inputs,
+    raising_loader,
+    run,
+    stored_rows,
+)
 
 assert SHARED_ENV == RAY_ENV, "tests/test_ray.py and this module must use one token"
 
@@ -94,8 +103,21 @@ class Cluster:
         raise RuntimeError(f"the test's Ray cluster has {self.alive_nodes()} nodes, not {n}")
 
     def kill_worker(self) -> None:
+        """The worker node lost: its `ray start`, raylet and agents (one process group) and
+        its actors, which the raylet started in groups of their own, all at once."""
         assert self.worker is not None
+        procs = _processes()
+        doomed = {pid for pid, (_, group, _) in procs.items() if group == self.worker.pid}
+        while True:  # and every descendant
+            more = {pid for pid, (parent, _, _) in procs.items()
+                    if parent in doomed and pid not in doomed}
+            if not more:
+                break
+            doomed |= more
         os.killpg(self.worker.pid, signal.SIGKILL)
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.worker.wait(timeout=30)
 
     def stop(self) -> None:
@@ -179,11 +201,54 @@ def korean_raising_loader(spec, *, device="auto", dtype="auto", weights=True):
     return _KoOnly(plain, lambda texts: None)
 
 
+def both_actors_loader(spec, *, device="auto", dtype="auto", weights=True, markers=""):
+    """The plain model, except that an actor's first Korean batch waits (at most 120 s) until
+    the other actor has one too: a small run cannot end on the actor that started first."""
+    backend = load_backend(spec, device=device, dtype=dtype, weights=weights)
+    if not weights:
+        return backend
+    mine = Path(markers) / str(os.getpid())
+    inner_generate = backend.generate_batch
+
+    class _Meets(_Wrapped):
+        def generate_batch(self, texts, target_lang, settings):
+            if target_lang == "ko" and not texts[0].startswith(WARM_UP_FIRST) and not mine.exists():
+                mine.touch()
+                deadline = time.monotonic() + 120
+                while len(list(Path(markers).iterdir())) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            return inner_generate(texts, target_lang, settings)
+
+    return _Meets(backend, lambda texts: None)
+
+
 def dies_loading_loader(spec, *, device="auto", dtype="auto", weights=True):
     """Every worker process exits while loading the model's weights."""
     if weights:
         os._exit(1)
     return load_backend(spec, device=device, dtype=dtype, weights=weights)
+
+
+def _processes() -> dict[int, tuple[int, int, bytes]]:
+    """Every process: pid -> (parent pid, process group, command line)."""
+    procs: dict[int, tuple[int, int, bytes]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            procs[int(stat.parent.name)] = (int(fields[1]), int(fields[2]),
+                                            (stat.parent / "cmdline").read_bytes())
+        except (OSError, IndexError, ValueError):
+            continue
+    return procs
+
+
+def _generating_in(pgid: int) -> bool:
+    """Whether an actor of a node is running a batch now (Ray titles it
+    ``ray::GenerateActor.run`` meanwhile). A node's actors are children of its raylet, which
+    is in the process group of the node's `ray start` (the actors have groups of their own)."""
+    procs = _processes()
+    return any(title.startswith(b"ray::GenerateActor.run") and procs.get(parent, (0, 0))[1] == pgid
+               for parent, _, title in procs.values())
 
 
 # ---------------------------------------------------------------------- tests
@@ -207,7 +272,10 @@ def test_two_nodes_write_the_local_articles_with_one_pool_for_the_run(tiny_model
     inp = inputs(tmp_path)
     cfg = config(tiny_models, tmp_path, batch=SMALL_BATCHES)
     local = run(inp, cfg, tmp_path / "local")
-    remote = run(inp, cfg, tmp_path / "ray", engine="ray", **{"ray.actors": 2})
+    markers = tmp_path / "first-batches"
+    markers.mkdir()
+    remote = run(inp, cfg, tmp_path / "ray", engine="ray", **{"ray.actors": 2},
+                 loader=functools.partial(both_actors_loader, markers=str(markers)))
     _same_articles(local.run.path, remote.run.path)
     assert sorted(stored_rows(tmp_path / "ray")) == sorted(stored_rows(tmp_path / "local"))
     engine = remote.manifest["engine"]
@@ -221,13 +289,15 @@ def test_two_nodes_write_the_local_articles_with_one_pool_for_the_run(tiny_model
 
 def test_worker_node_killed_mid_run_completes_with_every_row_once(tiny_models, tmp_path,
                                                                   two_nodes):
-    inp = inputs(tmp_path, n=6)
+    inp = inputs(tmp_path, n=16)
     cfg = config(tiny_models, tmp_path, batch=SMALL_BATCHES, ray={"actors": 2})
     local = run(inp, cfg, tmp_path / "local")
     out = tmp_path / "out"
     proc = test_e2e.start("run", str(inp), "--config", str(cfg), "--out", str(out), "--quiet",
                           "--ray-address", two_nodes.address, env=USER_ENV)
-    reached = _wait(lambda: (out / "memory.sqlite").exists() and len(stored_rows(out)) >= 2, proc)
+    # killed while its actor generates a batch, with rows already stored
+    reached = _wait(lambda: (out / "memory.sqlite").exists() and len(stored_rows(out)) >= 2
+                    and _generating_in(two_nodes.worker.pid), proc)
     two_nodes.kill_worker()
     _, stderr = proc.communicate(timeout=600)
     assert reached, stderr[-2000:]

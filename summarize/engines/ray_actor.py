@@ -5,9 +5,10 @@ Outputs travel as plain values (a Flagged output as text and flag)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, cast
 
@@ -63,12 +64,19 @@ class GenerateActor:
     so the driver stops with the message instead of Ray retrying."""
 
     def __init__(self, loader: Callable[..., Backend], device: str, dtype: str,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, preload: Sequence[ModelSpec] = ()) -> None:
         import ray
 
         from summarize.backends.threads import configure
 
         configure(threads)  # process-wide, before any model loads
+        # The run's models as tokenizer-only views (no weights): this imports their code and
+        # reads their configs and tokenizers (most of a worker's start-up) while the driver is
+        # still preparing. A failure here is not an answer: the same model fails again, and is
+        # reported, when the driver asks for its info or its load.
+        for spec in preload:
+            with contextlib.suppress(Exception):
+                loader(spec, device=device, dtype=dtype, weights=False)
 
         ctx = ray.get_runtime_context()
         self.loader = loader

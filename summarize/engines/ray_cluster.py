@@ -92,6 +92,10 @@ class RayEngine:
                 raise EngineError(f"RAY_ADDRESS={self.address}: ray:// (Ray Client) is not "
                                   "supported; use the head's GCS address (HEAD_IP:6379) or auto")
             self._started_here = connect(ray, self.address, self.settings)
+        # The pool starts now, not on first use: its actors start and import the models' code
+        # while the driver loads its own views, instead of after (a run with nothing to
+        # generate releases them unused at close).
+        self._pool()
 
     def close(self) -> None:
         """Release the actors (a joined cluster keeps running), stop a Ray started here."""
@@ -144,11 +148,17 @@ class RayEngine:
         # CPU threads: the config's, else the actor's own CPUs (never every core of the node)
         threads = self.config.threads or max(1, int(self.settings.cpus_per_actor))
         actor = ray.remote(GenerateActor).options(**opts).remote(
-            self.loader, self.worker_device(), self.config.dtype, threads)
+            self.loader, self.worker_device(), self.config.dtype, threads, self._run_models())
         self.counts["actor_starts"] += 1
         slot = Slot(index, actor, time.monotonic())
         self._submit(slot, "ready", actor.ready.remote())
         return slot
+
+    def _run_models(self) -> list[ModelSpec]:
+        """The summariser and each distinct translator of the run."""
+        cfg = self.config
+        specs = [cfg.summarizer, *(cfg.translators[lang] for lang in cfg.languages)]
+        return list({spec.key(): spec for spec in specs}.values())
 
     def _submit(self, slot: Slot, kind: str, ref: Any, job: Job | None = None) -> None:
         self._seq += 1
