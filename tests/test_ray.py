@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -326,6 +327,25 @@ def test_unreachable_cluster_is_exit_4_with_a_message(tiny_models, tmp_path):
                  "--out", str(tmp_path / "out"), "--ray-address", address, timeout=120)
     assert result.returncode == 4, result.stderr
     assert f"cannot reach the Ray cluster at {address}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_address_auto_with_a_stale_recorded_cluster_fails_in_seconds(tiny_models, tmp_path):
+    """`ray start` records its address in <tmp>/ray/ray_current_cluster; a cluster stopped
+    without `ray stop` leaves it behind. auto must not wait minutes at it."""
+    ray_tmp = tmp_path / "raytmp"
+    (ray_tmp / "ray").mkdir(parents=True)
+    address = f"127.0.0.1:{_closed_port()}"
+    (ray_tmp / "ray" / "ray_current_cluster").write_text(address)
+    env = {k: v for k, v in CLI_ENV.items() if k != "RAY_ADDRESS"}
+    env["RAY_TMPDIR"] = str(ray_tmp)
+    start = time.monotonic()
+    result = cli("run", str(inputs(tmp_path)), "--config", str(config(tiny_models, tmp_path)),
+                 "--out", str(tmp_path / "out"), "--ray-address", "auto", env=env, timeout=120)
+    assert result.returncode == 4, result.stderr
+    assert f"cannot reach the Ray cluster at {address}" in result.stderr
+    assert "ray_current_cluster" in result.stderr and "ray stop" in result.stderr
+    assert time.monotonic() - start < 60
     assert "Traceback" not in result.stderr
 
 

@@ -68,9 +68,34 @@ def set_auth_mode_token() -> None:
     RayConfig.initialize("")
 
 
+def resolve_auto() -> tuple[str, str]:
+    """The address ``auto`` stands for, and where it came from: RAY_ADDRESS; else the cluster
+    the last `ray start` on this machine recorded (Ray's own first choice; Ray would instead
+    take the one Ray process running here if there is exactly one, even another user's); else
+    a Ray running here. It is then probed like an explicit address: at a recorded address whose
+    cluster is gone, Ray itself would wait minutes."""
+    from ray._common.utils import get_ray_address_file
+    from ray._private import services
+
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"], " (RAY_ADDRESS)"
+    recorded = services.find_bootstrap_address(None)
+    if recorded:
+        return recorded, (f" (found by auto in {get_ray_address_file(None)}, written by the "
+                          f"last `ray start` here; `ray stop` clears it)")
+    try:
+        found = services.get_ray_address_from_environment("auto", None)
+    except ConnectionError as exc:
+        raise EngineError(f"ray address auto: {first_line(exc)}") from None
+    return found, " (found by auto: a Ray running on this machine)"
+
+
 def connect(ray: Any, address: str | None, settings: RaySettings) -> bool:
     """Join the cluster at ``address``, or start a local Ray for this run when None; returns
     whether a Ray was started here (to be shut down by the run)."""
+    found_by = ""
+    if address == "auto":
+        address, found_by = resolve_auto()
     if address:
         target = reachable(address)
         if target is not None:
@@ -78,8 +103,9 @@ def connect(ray: Any, address: str | None, settings: RaySettings) -> bool:
                 socket.create_connection(target, timeout=CONNECT_TIMEOUT_S).close()
             except OSError as exc:
                 raise EngineError(
-                    f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
-                    f"(is `ray start --head` running there, and the port open?)") from None
+                    f"cannot reach the Ray cluster at {address}{found_by}: "
+                    f"{exc.strerror or exc} (is `ray start --head` running there, and the port "
+                    f"open?)") from None
     token = token_source()
     if os.environ.get("RAY_AUTH_MODE") is None:
         if address and token:
