@@ -2,7 +2,7 @@
 
 The driver (this process) reads, segments, looks up the translation memory and writes articles
 as with the local engine, holding only tokenizer-only views of the models. A pool of
-``ray.actors`` actors (Ray Core) starts on first use and serves every later call: each actor
+``ray.actors`` actors (Ray Core) starts with the engine and serves every later call: each actor
 loads a model the first time it gets a batch for it and keeps it, so a run pays process start
 once per actor and each model load once per actor, whatever the windows, stages and map-reduce
 levels. The texts still to generate are packed into batches by the same token budget as a local
@@ -132,7 +132,7 @@ class RayEngine:
         return self.config.device
 
     def _pool(self) -> list[Slot]:
-        """The run's actors, started on first use."""
+        """The run's actors (started by ``start``; again after ``close``)."""
         if not self._slots:
             check_placement(self.settings, self._started_here)
             self.counts["pool_starts"] += 1
