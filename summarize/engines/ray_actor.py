@@ -70,13 +70,6 @@ class GenerateActor:
         from summarize.backends.threads import configure
 
         configure(threads)  # process-wide, before any model loads
-        # The run's models as tokenizer-only views (no weights): this imports their code and
-        # reads their configs and tokenizers (most of a worker's start-up) while the driver is
-        # still preparing. A failure here is not an answer: the same model fails again, and is
-        # reported, when the driver asks for its info or its load.
-        for spec in preload:
-            with contextlib.suppress(Exception):
-                loader(spec, device=device, dtype=dtype, weights=False)
 
         ctx = ray.get_runtime_context()
         self.loader = loader
@@ -85,7 +78,14 @@ class GenerateActor:
         self.about: dict[str, Any] = {"actor_id": ctx.get_actor_id(), "node_id": ctx.get_node_id(),
                                       "pid": os.getpid()}
         self.backends: dict[tuple[Any, ...], Backend] = {}
+        self.views: dict[tuple[Any, ...], Backend] = {}  # tokenizer-only, for view_info
         self.fatal: dict[tuple[Any, ...], str] = {}
+        # The run's views built now: this imports the models' code and reads their configs and
+        # tokenizers (most of a worker's start-up) while the driver is still preparing. A
+        # failure here is not an answer: view_info meets it again and reports it.
+        for spec in preload:
+            with contextlib.suppress(Exception):
+                self._view(spec)
 
     def ready(self) -> dict[str, Any]:
         return self.about
@@ -99,8 +99,14 @@ class GenerateActor:
             self.backends[spec.key()] = self.loader(spec, device=self.device, dtype=self.dtype)
         return self.backends[spec.key()]
 
+    def _view(self, spec: ModelSpec) -> Backend:
+        if spec.key() not in self.views:
+            self.views[spec.key()] = self.loader(spec, device=self.device, dtype=self.dtype,
+                                                 weights=False)
+        return self.views[spec.key()]
+
     def view_info(self, spec: ModelSpec) -> dict[str, Any]:
-        return self.loader(spec, device=self.device, dtype=self.dtype, weights=False).info()
+        return self._view(spec).info()
 
     def check(self, spec: ModelSpec, langs: list[str] | None, config: Config, fp: str
               ) -> list[Verdict]:

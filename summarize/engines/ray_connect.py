@@ -77,8 +77,9 @@ def resolve_auto() -> tuple[str, str]:
     from ray._common.utils import get_ray_address_file
     from ray._private import services
 
-    if os.environ.get("RAY_ADDRESS"):
-        return os.environ["RAY_ADDRESS"], " (RAY_ADDRESS)"
+    env = os.environ.get("RAY_ADDRESS")
+    if env and env != "auto":
+        return env, " (RAY_ADDRESS)"
     recorded = services.find_bootstrap_address(None)
     if recorded:
         return recorded, (f" (found by auto in {get_ray_address_file(None)}, written by the "
