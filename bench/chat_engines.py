@@ -21,7 +21,9 @@ and worker in child processes), sampled every 0.1 s.
 Every engine computes on the same cores (``--threads``, default all): torch through
 OMP_NUM_THREADS, CTranslate2 through intra_threads, vLLM's worker through
 VLLM_CPU_OMP_THREADS_BIND (left to itself vLLM keeps one core for its scheduler process, half of
-a 2-core machine). ``--engines vllm-no-prefix-cache`` shows what prefix caching adds.
+a 2-core machine). ``vllm`` runs the tool's engine settings (prefix caching, KV blocks of 32
+tokens on a CPU: ``vllm_chat.kv_block_size``); ``--engines vllm-block128`` shows vLLM's own CPU
+block size, ``vllm-no-prefix-cache`` what prefix caching adds.
 """
 
 from __future__ import annotations
@@ -198,13 +200,18 @@ def run_transformers(ids: list[list[int]], new: int, batch: int,
 
 def run_vllm(ids: list[list[int]], new: int, batch: int,
              lengths: list[int] | None = None, prefix_caching: bool = True,
-             **_: Any) -> tuple[float, int]:
+             block_size: int | None = None, **_: Any) -> tuple[float, int]:
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
 
+    from summarize.backends.vllm_chat import kv_block_size
+    from summarize.config import ModelSpec
+
+    if block_size is None:  # the tool's own choice (32 on a CPU)
+        block_size = kv_block_size(ModelSpec(model="bench", family="chat", backend="vllm"), "cpu")
     llm = LLM(model=str(model_dir()), skip_tokenizer_init=True, dtype="float32", seed=0,
               enable_prefix_caching=prefix_caching, max_model_len=2048,
-              kv_cache_memory_bytes=2 * 2**30)
+              kv_cache_memory_bytes=2 * 2**30, block_size=block_size)
     lengths = lengths or [new] * len(ids)
     params = [SamplingParams(temperature=0.0, max_tokens=n, min_tokens=n, ignore_eos=True,
                              detokenize=False) for n in lengths]
@@ -252,6 +259,7 @@ def child(engine: str, options: dict[str, Any]) -> None:
     loaded = time.perf_counter()
     runner = {"transformers": run_transformers, "vllm": run_vllm,
               "vllm-no-prefix-cache": partial(run_vllm, prefix_caching=False),
+              "vllm-block128": partial(run_vllm, block_size=128),
               "ctranslate2": run_ctranslate2,
               "ctranslate2-int8": partial(run_ctranslate2, compute_type="int8")}[engine]
     seconds, produced = runner(ids, new, options["batch"], lengths,
@@ -309,7 +317,8 @@ def measure(engine: str, options: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engines", nargs="+", default=list(ENGINES),
-                        choices=[*ENGINES, "vllm-no-prefix-cache", "ctranslate2-int8"])
+                        choices=[*ENGINES, "vllm-no-prefix-cache", "vllm-block128",
+                                 "ctranslate2-int8"])
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--batch", type=int, default=16,

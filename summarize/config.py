@@ -97,6 +97,10 @@ class VLLMSettings(_Strict):
     # Share of each GPU's memory vLLM may take (on a CPU: of the RAM, checked at start).
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     kv_cache_gb: float | None = Field(None, gt=0)  # KV cache size; unset: from the share above
+    # Tokens per KV-cache block; prefix caching reuses whole blocks only. Unset: 32 on a CPU
+    # (the smallest its attention kernel takes; vLLM's CPU default, 128, is longer than the
+    # instruction the tool's prompts share), vLLM's own on CUDA.
+    block_size: int | None = Field(None, ge=1)
 
 
 class ModelSpec(_Strict):
