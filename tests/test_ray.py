@@ -13,6 +13,8 @@ import os
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -357,3 +359,57 @@ def test_local_ray_that_cannot_start_is_exit_4(tiny_models, tmp_path):
                           "--out", str(tmp_path / "out"), env=env, timeout=120)
     assert result.returncode == 4, result.stderr
     assert "cannot start a local Ray" in result.stderr
+
+
+LOCAL_RAY_SCRIPT = """
+import json, os, sys
+import ray
+from summarize.config import RaySettings
+from summarize.engines import ray_connect
+
+def tree():
+    kids = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            cmd = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            kids.setdefault(int(fields[1]), []).append((int(entry), cmd))
+    out, todo = [], [os.getpid()]
+    while todo:
+        for pid, cmd in kids.get(todo.pop(), []):
+            out.append(cmd)
+            todo.append(pid)
+    return out
+
+local = ray_connect.connect(ray, None, RaySettings(num_cpus=1))
+lean = local.node is not None
+during = tree()
+answer = ray.get(ray.remote(lambda: 42).remote(), timeout=120)
+local.stop()
+print(json.dumps({"lean": lean, "during": during, "after": tree(), "answer": answer}))
+"""
+
+
+def test_a_runs_own_ray_has_no_monitors_and_stops_whole(tmp_path):
+    """The Ray a run starts for itself has no autoscaler monitor (one node: nothing to scale;
+    it ignores SIGTERM, which made every run's shutdown wait a second for it) and no log monitor
+    (worker logs are not sent to the driver); it runs work, and stopping it leaves no Ray
+    process behind."""
+    env = {k: v for k, v in CLI_ENV.items() if k not in ("RAY_ADDRESS", *RAY_ENV)}
+    env["HOME"] = str(tmp_path)  # no ~/.ray/auth_token: the run's token is its own
+    proc = subprocess.run([sys.executable, "-c", LOCAL_RAY_SCRIPT], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["lean"] and got["answer"] == 42
+    during = " ".join(got["during"])
+    assert "gcs_server" in during and "raylet" in during
+    assert "monitor.py" not in during, got["during"]  # neither monitor.py nor log_monitor.py
+    assert not [c for c in got["after"] if "ray" in c], got["after"]
+    assert not (tmp_path / ".ray" / "auth_token").exists()

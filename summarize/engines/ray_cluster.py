@@ -40,6 +40,7 @@ from summarize.engines.local import BatchResult, Lang, per_language
 from summarize.engines.ray_actor import GenerateActor, decode_output, last_line, worker_error
 from summarize.engines.ray_connect import (
     TICK_S,
+    LocalRay,
     alive_nodes,
     check_placement,
     connect,
@@ -63,7 +64,7 @@ class RayEngine:
         self.config = config
         self.settings = config.ray
         self.loader = loader
-        self._started_here = False
+        self._local: LocalRay | None = None  # the Ray this run started
         self.address: str | None = None
         self._infos: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._slots: list[Slot] = []
@@ -91,7 +92,7 @@ class RayEngine:
             if self.address and self.address.startswith("ray://"):
                 raise EngineError(f"RAY_ADDRESS={self.address}: ray:// (Ray Client) is not "
                                   "supported; use the head's GCS address (HEAD_IP:6379) or auto")
-            self._started_here = connect(ray, self.address, self.settings)
+            self._local = connect(ray, self.address, self.settings)
         # The pool starts now, not on first use: its actors start and import the models' code
         # while the driver loads its own views, instead of after (a run with nothing to
         # generate releases them unused at close).
@@ -106,9 +107,9 @@ class RayEngine:
                     ray.kill(slot.actor, no_restart=True)
         self._slots = []
         self._calls = {}
-        if self._started_here:
-            ray.shutdown()
-            self._started_here = False
+        if self._local is not None:
+            self._local.stop()
+            self._local = None
 
     def report(self) -> dict[str, Any]:
         ray = import_ray()
@@ -134,7 +135,7 @@ class RayEngine:
     def _pool(self) -> list[Slot]:
         """The run's actors (started by ``start``; again after ``close``)."""
         if not self._slots:
-            check_placement(self.settings, self._started_here)
+            check_placement(self.settings, self._local is not None)
             self.counts["pool_starts"] += 1
             self._slots = [self._new_slot(i) for i in range(self.settings.actors)]
         return self._slots

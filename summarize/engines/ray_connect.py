@@ -91,9 +91,63 @@ def resolve_auto() -> tuple[str, str]:
     return found, " (found by auto: a Ray running on this machine)"
 
 
-def connect(ray: Any, address: str | None, settings: RaySettings) -> bool:
+class LocalRay:
+    """The single-node Ray this run started; ``stop`` ends it (``ray.shutdown`` alone when Ray
+    started it, else also the node's processes)."""
+
+    def __init__(self, ray: Any, node: Any = None) -> None:
+        self.ray = ray
+        self.node = node
+
+    def stop(self) -> None:
+        self.ray.shutdown()
+        if self.node is not None:
+            self.node.destroy_external_storage()
+            self.node.kill_all_processes(check_alive=False, allow_graceful=True, wait=True)
+            self.node = None
+
+
+def lean_node_params(settings: RaySettings) -> Any:
+    """RayParams for a head without the two processes a run's own Ray never uses: the
+    autoscaler monitor (one node, nothing to scale; it ignores SIGTERM, so ``ray.shutdown``
+    waited a second for it) and the log monitor (workers' logs are not sent to the driver:
+    log_to_driver=False). None where this Ray has no such private API (then ``ray.init``
+    starts a standard one: the same run, a second or two slower)."""
+    try:
+        from ray._private.parameter import RayParams
+        return RayParams(num_cpus=settings.num_cpus,
+                         object_store_memory=settings.object_store_memory,
+                         include_dashboard=False, no_monitor=True, include_log_monitor=False)
+    except (ImportError, AttributeError, TypeError):
+        return None
+
+
+def start_local(ray: Any, settings: RaySettings) -> LocalRay:
+    """Start a Ray for this run on this machine and join it as its driver."""
+    params = lean_node_params(settings)
+    if params is None:
+        ray.init(address="local", num_cpus=settings.num_cpus,
+                 object_store_memory=settings.object_store_memory,
+                 include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+        return LocalRay(ray)
+    from ray._private.node import Node
+
+    if os.environ.get("RAY_AUTH_MODE") is None and os.environ.get("RAY_AUTH_TOKEN"):
+        set_auth_mode_token()  # the node and this driver: token mode, this run's token
+    # As ray.init starts one: a reaper process stops the node if this process dies.
+    node = Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True,
+                ray_init_cluster=True)
+    try:
+        ray.init(address=node.address, log_to_driver=False, logging_level="WARNING")
+    except BaseException:
+        node.kill_all_processes(check_alive=False, allow_graceful=False, wait=True)
+        raise
+    return LocalRay(ray, node)
+
+
+def connect(ray: Any, address: str | None, settings: RaySettings) -> LocalRay | None:
     """Join the cluster at ``address``, or start a local Ray for this run when None; returns
-    whether a Ray was started here (to be shut down by the run)."""
+    the Ray started here (to be stopped by the run), None for a joined cluster."""
     found_by = ""
     if address == "auto":
         address, found_by = resolve_auto()
@@ -120,12 +174,9 @@ def connect(ray: Any, address: str | None, settings: RaySettings) -> bool:
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level="WARNING")
-            return False
-        # "local": a new Ray even where `ray start` left an address to find
-        ray.init(address="local", num_cpus=settings.num_cpus,
-                 object_store_memory=settings.object_store_memory,
-                 include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-        return True
+            return None
+        # a new Ray, even where `ray start` left an address to find
+        return start_local(ray, settings)
     except Exception as exc:  # Ray raises several types; each is this one user message
         if not address:
             raise EngineError(f"cannot start a local Ray: {first_line(exc)}") from None
