@@ -3,7 +3,8 @@
 Connecting: an explicit address is probed with a TCP connect first (ray.init waits minutes for
 a GCS that is not there); a token found in RAY_AUTH_TOKEN(_PATH) or ~/.ray/auth_token turns
 Ray's token mode on for an explicit address (Ray sends no token otherwise); a local Ray gets a
-token that lives in this run's environment only. Ray's start-up replaces the SIGTERM handler;
+token that lives in this run's environment only, and starts without the autoscaler monitor
+and the log monitor, which it never uses (``start_local``). Ray's start-up replaces the SIGTERM handler;
 the run's own is put back, so SIGTERM stays an interrupt (exit 130, resumable).
 
 Placement counts per node: an actor's CPUs and GPUs must be on one node. A joined cluster with
