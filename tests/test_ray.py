@@ -392,7 +392,8 @@ lean = local.node is not None
 during = tree()
 answer = ray.get(ray.remote(lambda: 42).remote(), timeout=120)
 local.stop()
-print(json.dumps({"lean": lean, "during": during, "after": tree(), "answer": answer}))
+print(json.dumps({"lean": lean, "during": during, "after": tree(), "answer": answer,
+                  "auth_mode": os.environ.get("RAY_AUTH_MODE")}))
 """
 
 
@@ -408,6 +409,7 @@ def test_a_runs_own_ray_has_no_monitors_and_stops_whole(tmp_path):
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["lean"] and got["answer"] == 42
+    assert got["auth_mode"] == "token"  # token-protected, as ray.init makes a new local Ray
     during = " ".join(got["during"])
     assert "gcs_server" in during and "raylet" in during
     assert "monitor.py" not in during, got["during"]  # neither monitor.py nor log_monitor.py

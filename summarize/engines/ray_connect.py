@@ -133,8 +133,10 @@ def start_local(ray: Any, settings: RaySettings) -> LocalRay:
         return LocalRay(ray)
     from ray._private.node import Node
 
-    if os.environ.get("RAY_AUTH_MODE") is None and os.environ.get("RAY_AUTH_TOKEN"):
-        set_auth_mode_token()  # the node and this driver: token mode, this run's token
+    if os.environ.get("RAY_AUTH_MODE") is None:
+        # token mode for the node and this driver, as ray.init turns it on for a new local Ray
+        # (``connect`` has made sure there is a token: the user's, or this run's own)
+        set_auth_mode_token()
     # As ray.init starts one: a reaper process stops the node if this process dies.
     node = Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True,
                 ray_init_cluster=True)
