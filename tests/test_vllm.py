@@ -167,7 +167,7 @@ def test_prefix_cache_reuses_the_shared_instruction_to_within_a_block(pair: Any)
         first, second = fast._encode([("The harbour reopened after the storm.", lang, False),
                                       ("Three schools opened in the valley.", lang, False)],
                                      tensors=False)["input_ids"]
-        shared = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
+        shared = next(i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b)
         pairs.append((shared, first, second))
     # a pair whose shared prefix ends 32 or more tokens past a multiple of 128
     shared, first, second = max(pairs, key=lambda p: p[0] % 128)

@@ -118,7 +118,9 @@ def lean_node_params(settings: RaySettings) -> Any:
         from ray._private.parameter import RayParams
         return RayParams(num_cpus=settings.num_cpus,
                          object_store_memory=settings.object_store_memory,
-                         include_dashboard=False, no_monitor=True, include_log_monitor=False)
+                         include_dashboard=False, no_monitor=True,
+                         # typed str | None in Ray, read as a flag; None would mean "start it"
+                         include_log_monitor=False)  # type: ignore[arg-type]
     except (ImportError, AttributeError, TypeError):
         return None
 
