@@ -22,7 +22,7 @@ Every engine computes on the same cores (``--threads``, default all): torch thro
 OMP_NUM_THREADS, CTranslate2 through intra_threads, vLLM's worker through
 VLLM_CPU_OMP_THREADS_BIND (left to itself vLLM keeps one core for its scheduler process, half of
 a 2-core machine). ``vllm`` runs the tool's engine settings (prefix caching, KV blocks of 32
-tokens on a CPU: ``vllm_chat.kv_block_size``); ``--engines vllm-block128`` shows vLLM's own CPU
+tokens on a CPU: ``vllm_chat.CPU_BLOCK_SIZE``); ``--engines vllm-block128`` shows vLLM's own CPU
 block size, ``vllm-no-prefix-cache`` what prefix caching adds.
 """
 
@@ -204,14 +204,11 @@ def run_vllm(ids: list[list[int]], new: int, batch: int,
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
 
-    from summarize.backends.vllm_chat import kv_block_size
-    from summarize.config import ModelSpec
+    from summarize.backends.vllm_chat import CPU_BLOCK_SIZE
 
-    if block_size is None:  # the tool's own choice (32 on a CPU)
-        block_size = kv_block_size(ModelSpec(model="bench", family="chat", backend="vllm"), "cpu")
     llm = LLM(model=str(model_dir()), skip_tokenizer_init=True, dtype="float32", seed=0,
               enable_prefix_caching=prefix_caching, max_model_len=2048,
-              kv_cache_memory_bytes=2 * 2**30, block_size=block_size)
+              kv_cache_memory_bytes=2 * 2**30, block_size=block_size or CPU_BLOCK_SIZE)
     lengths = lengths or [new] * len(ids)
     params = [SamplingParams(temperature=0.0, max_tokens=n, min_tokens=n, ignore_eos=True,
                              detokenize=False) for n in lengths]

@@ -135,10 +135,6 @@ def start_local(ray: Any, settings: RaySettings) -> LocalRay:
         return LocalRay(ray)
     from ray._private.node import Node
 
-    if os.environ.get("RAY_AUTH_MODE") is None:
-        # token mode for the node and this driver, as ray.init turns it on for a new local Ray
-        # (``connect`` has made sure there is a token: the user's, or this run's own)
-        set_auth_mode_token()
     # As ray.init starts one: a reaper process stops the node if this process dies.
     node = Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True,
                 ray_init_cluster=True)
@@ -168,13 +164,15 @@ def connect(ray: Any, address: str | None, settings: RaySettings) -> LocalRay | 
                     f"open?)") from None
     token = token_source()
     if os.environ.get("RAY_AUTH_MODE") is None:
-        if address and token:
-            # Ray sends a token to an explicit address only in token mode.
-            set_auth_mode_token()
-        elif not address and not token:
+        if not address and not token:
             # A local Ray is token-protected; without this Ray would write a new token to
             # ~/.ray/auth_token. This run's token lives in its environment only.
             os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+            token = "RAY_AUTH_TOKEN"
+        if token:
+            # Ray sends a token to an explicit address only in token mode, and a local Ray
+            # started here runs in it (as ray.init makes a new local Ray).
+            set_auth_mode_token()
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         if address:
