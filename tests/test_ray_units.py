@@ -4,6 +4,8 @@ which pools fit on which nodes, the ray:// refusal, and progress totals over win
 from __future__ import annotations
 
 import io
+import os
+import signal
 from collections import deque
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 
 from summarize.config import Config, RaySettings
 from summarize.engines.ray_cluster import RayEngine
-from summarize.engines.ray_connect import fits
+from summarize.engines.ray_connect import deferred_signals, fits
 from summarize.engines.ray_jobs import Job as _Job
 from summarize.errors import ConfigError
 from summarize.progress import LogProgress
@@ -96,3 +98,22 @@ def test_plain_progress_totals_add_up_over_windows():
     p.start("segments", 4)  # window 2
     p.advance("segments", 3)
     assert buf.getvalue().splitlines()[-1].endswith("segments 13/14")
+
+
+def test_signals_while_the_local_ray_node_starts_wait_for_it():
+    """A SIGTERM or SIGINT while the run's Ray node starts is recorded, not acted on, and the
+    run's own handlers are back after (the start then stops the node and raises the signal)."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        with deferred_signals() as got:
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)
+        assert got == [signal.SIGTERM, signal.SIGINT]
+        assert signal.getsignal(signal.SIGTERM) is interrupt
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, before)

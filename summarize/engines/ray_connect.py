@@ -13,13 +13,15 @@ yet: it is waited for up to ``ray.wait_for_workers_s``, with a progress line, th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
 import socket
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -125,6 +127,24 @@ def lean_node_params(settings: RaySettings) -> Any:
         return None
 
 
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[list[int]]:
+    """SIGTERM and SIGINT recorded, not acted on, inside the block (main thread only); the
+    list says which arrived."""
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in handlers:
+        signal.signal(sig, lambda signum, _frame: got.append(signum))
+    try:
+        yield got
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
 def start_local(ray: Any, settings: RaySettings) -> LocalRay:
     """Start a Ray for this run on this machine and join it as its driver."""
     params = lean_node_params(settings)
@@ -135,13 +155,19 @@ def start_local(ray: Any, settings: RaySettings) -> LocalRay:
         return LocalRay(ray)
     from ray._private.node import Node
 
-    # As ray.init starts one: a reaper process stops the node if this process dies.
-    node = Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True,
-                ray_init_cluster=True)
+    # As ray.init starts one: a reaper process stops the node if this process dies. A signal
+    # while the node starts waits for it to be up: interrupted half-way, its raylet was killed
+    # with this process and left the raylet's agent processes running.
+    with deferred_signals() as got:
+        node = Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True,
+                    ray_init_cluster=True)
+    if got:
+        node.kill_all_processes(check_alive=False, allow_graceful=True, wait=True)
+        signal.raise_signal(got[0])  # now the run's own handler acts (an interrupt)
     try:
         ray.init(address=node.address, log_to_driver=False, logging_level="WARNING")
     except BaseException:
-        node.kill_all_processes(check_alive=False, allow_graceful=False, wait=True)
+        node.kill_all_processes(check_alive=False, allow_graceful=True, wait=True)
         raise
     return LocalRay(ray, node)
 
@@ -198,8 +224,6 @@ def connect(ray: Any, address: str | None, settings: RaySettings) -> LocalRay | 
 def restore_handlers(handlers: Mapping[Any, Any]) -> None:
     """Ray's start-up installs its own SIGTERM handler; the run's handler (an interrupt:
     exit 130, status interrupted, resumable) must stay the one that acts."""
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return
     for sig, handler in handlers.items():
